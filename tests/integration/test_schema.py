@@ -8,48 +8,98 @@ import pytest
 from tgstat.flows.migrate import dbmate, migrate, migrations_dir
 
 BIGINT, TEXT, BOOL, TSTZ, BYTEA, INT = (
-    "bigint", "text", "boolean", "timestamp with time zone", "bytea", "integer"
+    "bigint",
+    "text",
+    "boolean",
+    "timestamp with time zone",
+    "bytea",
+    "integer",
 )
 INTEGERS = {BIGINT, INT}
 
 REQUIRED: dict[str, dict[str, set[str]]] = {
     "config__tg_bot_session_pool": {
-        "id": INTEGERS, "api_id": INTEGERS, "api_hash": {BYTEA, TEXT},
-        "bot_token": {BYTEA, TEXT}, "phone_number": {TEXT}, "session_bytes": {BYTEA},
-        "status": {TEXT}, "status_reason": {TEXT}, "status_changed_at": {TSTZ},
-        "created_at": {TSTZ}, "updated_at": {TSTZ},
+        "id": INTEGERS,
+        "api_id": INTEGERS,
+        "api_hash": {BYTEA, TEXT},
+        "bot_token": {BYTEA, TEXT},
+        "phone_number": {TEXT},
+        "session_bytes": {BYTEA},
+        "status": {TEXT},
+        "status_reason": {TEXT},
+        "status_changed_at": {TSTZ},
+        "created_at": {TSTZ},
+        "updated_at": {TSTZ},
     },
     "config__tg_channel": {
-        "id": INTEGERS, "tg_channel_id": {BIGINT}, "tg_channel_name": {TEXT},
-        "session_pool_id": INTEGERS, "admin_log_cursor": {BIGINT},
+        "id": INTEGERS,
+        "tg_channel_id": {BIGINT},
+        "tg_channel_name": {TEXT},
+        "session_pool_id": INTEGERS,
+        "admin_log_cursor": {BIGINT},
     },
     "stat_user": {
-        "id": INTEGERS, "tg_user_id": {BIGINT}, "tg_channel_id": {BIGINT},
-        "first_name": {TEXT}, "last_name": {TEXT}, "user_name": {TEXT}, "scam": {BOOL},
-        "premium": {BOOL}, "verified": {BOOL}, "phone": {TEXT}, "timestamp": {TSTZ},
-        "is_joined_by_link": {BOOL}, "joined_at": {TSTZ}, "left_at": {TSTZ},
+        "id": INTEGERS,
+        "tg_user_id": {BIGINT},
+        "tg_channel_id": {BIGINT},
+        "first_name": {TEXT},
+        "last_name": {TEXT},
+        "user_name": {TEXT},
+        "scam": {BOOL},
+        "premium": {BOOL},
+        "verified": {BOOL},
+        "phone": {TEXT},
+        "timestamp": {TSTZ},
+        "is_joined_by_link": {BOOL},
+        "joined_at": {TSTZ},
+        "left_at": {TSTZ},
     },
     "stat_post": {
-        "id": INTEGERS, "timestamp": {TSTZ}, "tg_channel_id": {BIGINT}, "tg_post_id": {BIGINT},
-        "message": {TEXT}, "views": INTEGERS, "views_1h": INTEGERS, "views_24h": INTEGERS,
-        "total_reactions_count": INTEGERS, "reactions_1h": INTEGERS,
-        "reactions_24h": INTEGERS, "comments_messages_count": INTEGERS,
-        "comments_messages_count_1h": INTEGERS, "comments_messages_count_24h": INTEGERS,
-        "comments_users_count": INTEGERS, "comments_channels_count": INTEGERS,
-        "link": {TEXT}, "media": {TEXT}, "date_of_post": {TSTZ}, "forwards": INTEGERS,
+        "id": INTEGERS,
+        "timestamp": {TSTZ},
+        "tg_channel_id": {BIGINT},
+        "tg_post_id": {BIGINT},
+        "message": {TEXT},
+        "views": INTEGERS,
+        "views_1h": INTEGERS,
+        "views_24h": INTEGERS,
+        "total_reactions_count": INTEGERS,
+        "reactions_1h": INTEGERS,
+        "reactions_24h": INTEGERS,
+        "comments_messages_count": INTEGERS,
+        "comments_messages_count_1h": INTEGERS,
+        "comments_messages_count_24h": INTEGERS,
+        "comments_users_count": INTEGERS,
+        "comments_channels_count": INTEGERS,
+        "link": {TEXT},
+        "media": {TEXT},
+        "date_of_post": {TSTZ},
+        "forwards": INTEGERS,
     },
     "stat_reaction": {
-        "id": INTEGERS, "timestamp": {TSTZ}, "tg_channel_id": {BIGINT}, "tg_post_id": {BIGINT},
-        "reaction_count": INTEGERS, "reaction_emoticon": {TEXT},
+        "id": INTEGERS,
+        "timestamp": {TSTZ},
+        "tg_channel_id": {BIGINT},
+        "tg_post_id": {BIGINT},
+        "reaction_count": INTEGERS,
+        "reaction_emoticon": {TEXT},
         "reaction_emoticon_code": {TEXT},
     },
     "stat_post_snapshot": {
-        "tg_channel_id": {BIGINT}, "tg_post_id": {BIGINT}, "taken_at": {TSTZ},
-        "views": INTEGERS, "reactions_count": INTEGERS, "comments_count": INTEGERS,
+        "tg_channel_id": {BIGINT},
+        "tg_post_id": {BIGINT},
+        "taken_at": {TSTZ},
+        "views": INTEGERS,
+        "reactions_count": INTEGERS,
+        "comments_count": INTEGERS,
     },
     "stat_comment": {
-        "tg_channel_id": {BIGINT}, "tg_post_id": {BIGINT}, "tg_comment_id": {BIGINT},
-        "date_of_comment": {TSTZ}, "author_kind": {TEXT}, "author_id": {BIGINT},
+        "tg_channel_id": {BIGINT},
+        "tg_post_id": {BIGINT},
+        "tg_comment_id": {BIGINT},
+        "date_of_comment": {TSTZ},
+        "author_kind": {TEXT},
+        "author_id": {BIGINT},
     },
 }
 
@@ -97,9 +147,7 @@ class TestSchema:
                     f"{table}.{column} is {actual[table][column]}, expected one of {types}"
                 )
 
-    def test_every_instant_is_timestamptz(
-        self, db: psycopg.Connection[tuple[object, ...]]
-    ) -> None:
+    def test_every_instant_is_timestamptz(self, db: psycopg.Connection[tuple[object, ...]]) -> None:
         naive = db.execute(
             "SELECT table_name, column_name FROM information_schema.columns"
             " WHERE table_schema = 'public' AND data_type = 'timestamp without time zone'"
@@ -109,18 +157,31 @@ class TestSchema:
     @pytest.mark.parametrize(
         ("statement", "violation"),
         [
-            ("INSERT INTO config__tg_bot_session_pool (api_id, api_hash, phone_number, status)"
-             " VALUES (1, 'x', '+1', 'paused')", psycopg.errors.CheckViolation),
-            ("INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name, session_pool_id)"
-             " VALUES (5, 'c', 999)", psycopg.errors.ForeignKeyViolation),
-            ("INSERT INTO stat_post (\"timestamp\", tg_channel_id, tg_post_id, link,"
-             " date_of_post, views) VALUES (now(), 10, 1, 'l', now(), -1)",
-             psycopg.errors.CheckViolation),
-            ("INSERT INTO stat_post (\"timestamp\", tg_channel_id, tg_post_id, link,"
-             " date_of_post) VALUES (now(), 10, 1, 'l', now())",
-             psycopg.errors.UniqueViolation),
-            ("INSERT INTO stat_user (tg_user_id, tg_channel_id, \"timestamp\", joined_at)"
-             " VALUES (7, 10, now(), now())", psycopg.errors.UniqueViolation),
+            (
+                "INSERT INTO config__tg_bot_session_pool (api_id, api_hash, phone_number, status)"
+                " VALUES (1, 'x', '+1', 'paused')",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name, session_pool_id)"
+                " VALUES (5, 'c', 999)",
+                psycopg.errors.ForeignKeyViolation,
+            ),
+            (
+                'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link,'
+                " date_of_post, views) VALUES (now(), 10, 1, 'l', now(), -1)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link,'
+                " date_of_post) VALUES (now(), 10, 1, 'l', now())",
+                psycopg.errors.UniqueViolation,
+            ),
+            (
+                'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", joined_at)'
+                " VALUES (7, 10, now(), now())",
+                psycopg.errors.UniqueViolation,
+            ),
         ],
         ids=["status", "channel-fk", "negative-count", "post-key", "one-open-episode"],
     )
@@ -139,23 +200,25 @@ class TestSchema:
             " SELECT 10, 'ten', id FROM config__tg_bot_session_pool"
         )
         db.execute(
-            "INSERT INTO stat_post (\"timestamp\", tg_channel_id, tg_post_id, link, date_of_post)"
+            'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link, date_of_post)'
             " VALUES (now(), 10, 1, 'l', now())"
         )
         db.execute(
-            "INSERT INTO stat_user (tg_user_id, tg_channel_id, \"timestamp\", joined_at)"
+            'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", joined_at)'
             " VALUES (7, 10, now(), now())"
         )
         with pytest.raises(violation):
             db.execute(statement)
 
     def test_collector_indexes_exist(self, db: psycopg.Connection[tuple[object, ...]]) -> None:
-        defs = [str(r[0]) for r in db.execute(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
-        ).fetchall()]
+        defs = [
+            str(r[0])
+            for r in db.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            ).fetchall()
+        ]
         assert any(
-            "stat_user" in d and "(tg_channel_id, tg_user_id, \"timestamp\" DESC" in d
-            for d in defs
+            "stat_user" in d and '(tg_channel_id, tg_user_id, "timestamp" DESC' in d for d in defs
         )
         assert any("stat_post" in d and "(tg_channel_id, tg_post_id)" in d for d in defs)
 

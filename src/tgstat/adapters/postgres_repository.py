@@ -157,16 +157,28 @@ WHERE c.tg_channel_id = %(channel)s AND c.tg_post_id = ANY(%(posts)s)
 GROUP BY c.tg_post_id
 """
 
-_SESSION_COLUMNS = (
-    "id, phone_number, api_id, api_hash, session_bytes, bot_token, status, status_reason"
-)
-_CHANNEL_COLUMNS = (
-    "tg_channel_id, tg_channel_name, session_pool_id, tg_channel_username, admin_log_cursor"
-)
-_USER_COLUMNS = (
-    "id, tg_user_id, first_name, last_name, user_name, premium, scam, verified, phone, "
-    "joined_at, left_at, is_joined_by_link"
-)
+_SELECT_SESSIONS = """
+SELECT id, phone_number, api_id, api_hash, session_bytes, bot_token, status, status_reason
+FROM config__tg_bot_session_pool
+WHERE (%(pk)s::int8 IS NULL OR id = %(pk)s) AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY id
+"""
+
+_SELECT_CHANNELS = """
+SELECT tg_channel_id, tg_channel_name, session_pool_id, tg_channel_username, admin_log_cursor
+FROM config__tg_channel
+WHERE %(c)s::int8 IS NULL OR tg_channel_id = %(c)s
+ORDER BY tg_channel_id
+"""
+
+_LATEST_MEMBERSHIPS = """
+SELECT DISTINCT ON (tg_user_id)
+       id, tg_user_id, first_name, last_name, user_name, premium, scam, verified, phone,
+       joined_at, left_at, is_joined_by_link
+FROM stat_user
+WHERE tg_channel_id = %(c)s AND tg_user_id = ANY(%(users)s)
+ORDER BY tg_user_id, "timestamp" DESC, id DESC
+"""
 
 
 class PostgresStatSession(StatSession):
@@ -187,12 +199,12 @@ class PostgresStatSession(StatSession):
 
     async def _fetchall(self, query: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         async with self._conn.cursor() as cur:
-            await cur.execute(query, params)  # type: ignore[arg-type]
+            await cur.execute(query, params)
             return await cur.fetchall()
 
     async def _execute(self, query: str, params: Mapping[str, Any]) -> None:
         self._require_transaction()
-        await self._conn.execute(query, params)  # type: ignore[arg-type]
+        await self._conn.execute(query, params)
 
     async def _copy_in(
         self, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
@@ -251,19 +263,14 @@ class PostgresStatSession(StatSession):
         return SessionPk(rows[0][0])
 
     async def get_session(self, pk: SessionPk) -> SealedSession:
-        rows = await self._fetchall(
-            f"SELECT {_SESSION_COLUMNS} FROM config__tg_bot_session_pool WHERE id = %(pk)s",
-            {"pk": pk},
-        )
+        rows = await self._fetchall(_SELECT_SESSIONS, {"pk": pk, "status": None})
         if not rows:
             raise UnknownSessionError(f"no session pool row with id {pk}")
         return _to_session(rows[0])
 
     async def enabled_sessions(self) -> Sequence[SealedSession]:
         rows = await self._fetchall(
-            f"SELECT {_SESSION_COLUMNS} FROM config__tg_bot_session_pool"
-            " WHERE status = 'enabled' ORDER BY id",
-            {},
+            _SELECT_SESSIONS, {"pk": None, "status": SessionStatus.ENABLED.value}
         )
         return [_to_session(row) for row in rows]
 
@@ -300,18 +307,13 @@ class PostgresStatSession(StatSession):
         )
 
     async def get_channel(self, channel_id: ChannelId) -> ChannelConfig:
-        rows = await self._fetchall(
-            f"SELECT {_CHANNEL_COLUMNS} FROM config__tg_channel WHERE tg_channel_id = %(c)s",
-            {"c": channel_id},
-        )
+        rows = await self._fetchall(_SELECT_CHANNELS, {"c": channel_id})
         if not rows:
             raise UnknownChannelError(f"channel {channel_id} is not configured")
         return _to_channel(rows[0])
 
     async def list_channels(self) -> Sequence[ChannelConfig]:
-        rows = await self._fetchall(
-            f"SELECT {_CHANNEL_COLUMNS} FROM config__tg_channel ORDER BY tg_channel_id", {}
-        )
+        rows = await self._fetchall(_SELECT_CHANNELS, {"c": None})
         return [_to_channel(row) for row in rows]
 
     # -- posts -------------------------------------------------------------------
@@ -333,8 +335,15 @@ class PostgresStatSession(StatSession):
             _POST_IN_COLUMNS,
             [
                 (
-                    p.id, p.text, p.counters.views, p.counters.reactions_total,
-                    p.counters.comments, p.link, p.media, p.date, p.counters.forwards,
+                    p.id,
+                    p.text,
+                    p.counters.views,
+                    p.counters.reactions_total,
+                    p.counters.comments,
+                    p.link,
+                    p.media,
+                    p.date,
+                    p.counters.forwards,
                     p.has_discussion,
                 )
                 for p in posts
@@ -381,8 +390,11 @@ class PostgresStatSession(StatSession):
             await self._execute(_UPSERT_REACTIONS, params)
 
     async def tracked_posts(
-        self, channel_id: ChannelId, ids: Collection[PostId] | None = None,
-        *, since: datetime | None = None,
+        self,
+        channel_id: ChannelId,
+        ids: Collection[PostId] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> Sequence[TrackedPost]:
         rows = await self._fetchall(
             """
@@ -398,9 +410,7 @@ class PostgresStatSession(StatSession):
             """,
             {"c": channel_id, "ids": None if ids is None else list(ids), "since": since},
         )
-        return [
-            TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows
-        ]
+        return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     async def snapshots_between(
         self, channel_id: ChannelId, post_id: PostId, start: datetime, end: datetime
@@ -428,10 +438,14 @@ class PostgresStatSession(StatSession):
                 _SET_HORIZONS,
                 [
                     {
-                        "channel": channel_id, "post_id": v.post_id,
-                        "views_1h": v.views_1h, "views_24h": v.views_24h,
-                        "reactions_1h": v.reactions_1h, "reactions_24h": v.reactions_24h,
-                        "comments_1h": v.comments_1h, "comments_24h": v.comments_24h,
+                        "channel": channel_id,
+                        "post_id": v.post_id,
+                        "views_1h": v.views_1h,
+                        "views_24h": v.views_24h,
+                        "reactions_1h": v.reactions_1h,
+                        "reactions_24h": v.reactions_24h,
+                        "comments_1h": v.comments_1h,
+                        "comments_24h": v.comments_24h,
                     }
                     for v in values
                 ],
@@ -451,22 +465,16 @@ class PostgresStatSession(StatSession):
     async def comment_stats(
         self, channel_id: ChannelId, post_ids: Collection[PostId]
     ) -> Mapping[PostId, CommentStats]:
-        rows = await self._fetchall(_COMMENT_STATS, {"channel": channel_id, "posts": list(post_ids)})
+        rows = await self._fetchall(
+            _COMMENT_STATS, {"channel": channel_id, "posts": list(post_ids)}
+        )
         return {PostId(r[0]): CommentStats(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
 
     # -- membership --------------------------------------------------------------
     async def latest_memberships(
         self, channel_id: ChannelId, user_ids: Collection[UserId]
     ) -> Mapping[UserId, Membership]:
-        rows = await self._fetchall(
-            f"""
-            SELECT DISTINCT ON (tg_user_id) {_USER_COLUMNS}
-            FROM stat_user
-            WHERE tg_channel_id = %(c)s AND tg_user_id = ANY(%(users)s)
-            ORDER BY tg_user_id, "timestamp" DESC, id DESC
-            """,
-            {"c": channel_id, "users": list(user_ids)},
-        )
+        rows = await self._fetchall(_LATEST_MEMBERSHIPS, {"c": channel_id, "users": list(user_ids)})
         return {UserId(r[1]): _to_membership(channel_id, r) for r in rows}
 
     async def save_memberships(
@@ -572,13 +580,23 @@ def _to_channel(row: Sequence[Any]) -> ChannelConfig:
 
 
 def _to_membership(channel_id: ChannelId, row: Sequence[Any]) -> Membership:
-    (pk, user_id, first, last, username, premium, scam, verified, phone,
-     joined_at, left_at, by_link) = row
+    (
+        pk,
+        user_id,
+        first,
+        last,
+        username,
+        premium,
+        scam,
+        verified,
+        phone,
+        joined_at,
+        left_at,
+        by_link,
+    ) = row
     return Membership(
         channel_id=channel_id,
-        user=UserProfile(
-            UserId(user_id), first, last, username, premium, scam, verified, phone
-        ),
+        user=UserProfile(UserId(user_id), first, last, username, premium, scam, verified, phone),
         joined_at=joined_at,
         left_at=left_at,
         is_joined_by_link=by_link,
@@ -603,5 +621,3 @@ def _membership_params(channel_id: ChannelId, e: Membership, at: datetime) -> di
         "left_at": e.left_at,
         "by_link": e.is_joined_by_link,
     }
-
-

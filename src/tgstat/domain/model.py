@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -15,7 +16,7 @@ def _aware(_inst: object, attribute: attrs.Attribute[datetime], value: datetime)
         raise ValueError(f"{attribute.name} must be timezone-aware, got {value!r}")
 
 
-def _non_negative(_inst: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
@@ -84,8 +85,12 @@ class PostCounters:
 
     def snapshot(self) -> CounterSnapshot:
         return CounterSnapshot(
-            self.post_id, self.taken_at, self.views, self.forwards,
-            self.reactions_total, self.comments,
+            self.post_id,
+            self.taken_at,
+            self.views,
+            self.forwards,
+            self.reactions_total,
+            self.comments,
         )
 
 
@@ -190,6 +195,10 @@ class Membership:
         return self.left_at is None
 
 
+NO_EVENT = EventId(0)
+"""Cursor value before any admin-log event was applied."""
+
+
 class SessionStatus(enum.StrEnum):
     ENABLED = "enabled"
     BANNED = "banned"
@@ -203,7 +212,7 @@ class ChannelConfig:
     name: str
     session_pk: SessionPk
     username: str | None = None
-    admin_log_cursor: EventId = EventId(0)
+    admin_log_cursor: EventId = NO_EVENT
     """Highest admin-log event id already applied; the next read starts above it."""
 
 
@@ -225,4 +234,6 @@ class SealedSession:
     pk: SessionPk | None = None
 
     def __repr__(self) -> str:
-        return f"SealedSession(pk={self.pk}, phone=***{self.phone_number[-2:]}, status={self.status})"
+        return (
+            f"SealedSession(pk={self.pk}, phone=***{self.phone_number[-2:]}, status={self.status})"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.parse
@@ -86,12 +87,12 @@ def embedded_server(home: Path) -> Iterator[Path]:
             # platformdirs warns that XDG_RUNTIME_DIR is unset (as on servers and in CI);
             # pgserver then keeps its lock file under /tmp, which is what we want.
             warnings.simplefilter("ignore")
-            import pgserver  # heavy import: only when the embedded default is used
+            from pgserver.postgres_server import PostgresServer, get_server  # heavy: only here
 
-            with pgserver.PostgresServer._lock:
+            with PostgresServer._lock:
                 _prune_dead_holders(pgdata)
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    except Exception as e:  # noqa: BLE001 - pgserver raises assorted types; log names the cause
+            server = get_server(pgdata, cleanup_mode="stop")
+    except Exception as e:
         raise EmbeddedServerError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {type(e).__name__}: {e}"
             f" (see {pgdata / 'log'})"
@@ -107,10 +108,11 @@ def ensure_database(admin_url: str, database: str) -> None:
         conn.autocommit = True
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if exists.fetchone() is None:
-            try:
+            # a concurrent command may create it in the meantime
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # created by a concurrent command in the meantime
 
 
 def _unavailable(url: str, e: Exception) -> DatabaseUnavailableError:

@@ -64,8 +64,10 @@ def dbmate(url: str, *args: str) -> str:
     _check_reachable(url)
     command = [
         dbmate_executable(),
-        "--url", _dbmate_url(url),
-        "--migrations-dir", str(migrations_dir()),
+        "--url",
+        _dbmate_url(url),
+        "--migrations-dir",
+        str(migrations_dir()),
         "--no-dump-schema",
         *args,
     ]
@@ -79,9 +81,21 @@ def dbmate(url: str, *args: str) -> str:
     return done.stdout
 
 
+# Advisory-lock key held while migrating: concurrent ``tgstat migrate`` runs take turns.
+MIGRATION_LOCK = 0x7467_6D69_6772  # "tgmigr"
+
+
 def migrate(url: str) -> str:
-    """Apply every pending migration (idempotent)."""
-    return dbmate(url, "up")
+    """Apply every pending migration (idempotent; safe to run from several processes)."""
+    try:
+        conn = connect(url)
+    except DatabaseUnavailableError as e:
+        if "does not exist" not in str(e):
+            raise
+        return dbmate(url, "up")  # dbmate creates the database
+    with conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        return dbmate(url, "up")
 
 
 TABLES_SQL = """

@@ -145,8 +145,11 @@ class StatSession(Protocol):
         ...
 
     async def tracked_posts(
-        self, channel_id: ChannelId, ids: Collection[PostId] | None = None,
-        *, since: datetime | None = None,
+        self,
+        channel_id: ChannelId,
+        ids: Collection[PostId] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> Sequence[TrackedPost]:
         """Stored posts by id and/or published at or after ``since``, ascending by id."""
         ...

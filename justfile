@@ -1,0 +1,25 @@
+# tgstat tasks. `just --list` shows them all.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# run the whole test suite (real embedded PostgreSQL; no network needed)
+test *args:
+    python -m pytest {{args}}
+
+# ruff (lint + format check), mypy (strict, src), import-linter (layering of DESIGN.md 2)
+lint:
+    ruff check src tests bench
+    ruff format --check src tests bench
+    mypy
+    lint-imports
+
+# apply the database migrations to the configured database (embedded by default)
+migrate:
+    tgstat migrate --summary
+
+# the main job on the embedded default
+demo:
+    tgstat migrate --summary
+
+# repository upsert throughput vs raw COPY (see README)
+bench-repository rows="100000":
+    python bench/repository.py --rows {{rows}}

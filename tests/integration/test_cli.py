@@ -1,0 +1,101 @@
+"""The ``tgstat`` command as a user runs it: real processes, real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tgstat.flows.database import EMBEDDED_DATABASE
+
+
+def run_tgstat(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tgstat.flows.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
+    env.update(extra)
+    return env
+
+
+class TestMigrateCommand:
+    """``tgstat migrate`` applies the schema to the configured database."""
+
+    def test_against_a_url(self, empty_db_url: str) -> None:
+        done = run_tgstat("migrate", "--summary", env=clean_env(TGSTAT_DATABASE_URL=empty_db_url))
+        assert done.returncode == 0, done.stderr
+        assert "stat_post" in done.stdout
+        assert "config__tg_channel" in done.stdout
+        with psycopg.connect(empty_db_url) as conn:
+            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+
+    def test_database_down_is_one_line_without_password(self) -> None:
+        url = "postgresql://tg:s3cr3t-pw@127.0.0.1:1/tgstat"
+        done = run_tgstat("migrate", env=clean_env(TGSTAT_DATABASE_URL=url))
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("tgstat: error: cannot connect to PostgreSQL at")
+        assert "127.0.0.1:1" in lines[0]
+        assert "s3cr3t-pw" not in done.stderr + done.stdout
+        assert "Traceback" not in done.stderr
+
+    def test_bad_setting_is_one_line(self, empty_db_url: str) -> None:
+        done = run_tgstat(
+            "migrate", env=clean_env(TGSTAT_DATABASE_URL=empty_db_url, TGSTAT_DB_POOL_SIZE="lots")
+        )
+        assert done.returncode == 2
+        assert done.stderr.strip() == (
+            "tgstat: error: TGSTAT_DB_POOL_SIZE must be a positive integer, got 'lots'"
+        )
+
+
+class TestEmbeddedDefault:
+    """Without TGSTAT_DATABASE_URL, tgstat runs its own PostgreSQL in TGSTAT_HOME."""
+
+    def test_two_commands_starting_it_at_once(self, tmp_path: Path) -> None:
+        env = clean_env(TGSTAT_HOME=str(tmp_path))
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tgstat.flows.cli", "migrate", "--summary"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=180) for p in procs]
+        for proc, (out, err) in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0, err
+            assert "stat_user" in out
+        # reused afterwards: the data is still there, in the same directory
+        again = run_tgstat("migrate", env=env)
+        assert again.returncode == 0, again.stderr
+        assert (tmp_path / "pg" / "PG_VERSION").exists()
+        # the last command to exit stopped the server: nothing is left running
+        assert not (tmp_path / "pg" / "postmaster.pid").exists()
+
+    def test_database_name(self) -> None:
+        assert EMBEDDED_DATABASE == "tgstat"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["migrate", "--help"]])
+def test_help(argv: list[str]) -> None:
+    done = run_tgstat(*argv, env=clean_env())
+    assert done.returncode == 0
+    assert "usage: tgstat" in done.stdout

@@ -1,0 +1,338 @@
+"""PostgresStatRepository against the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+
+from tests.builders import CHANNEL, at, channel, post, sealed_session, user
+from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId, UserId
+from tgstat.domain.model import (
+    AuthorKind,
+    Comment,
+    CounterSnapshot,
+    Membership,
+    ReactionCount,
+    SessionStatus,
+)
+from tgstat.ports.repository import (
+    ChannelBusyError,
+    HorizonValues,
+    UnknownChannelError,
+    UnknownSessionError,
+)
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+@pytest.fixture(name="configured")
+async def _configured(repo: PostgresStatRepository) -> PostgresStatRepository:
+    """The repository with one session and the test channel configured."""
+    async with repo.session() as s, s.transaction():
+        pk = await s.upsert_session(sealed_session())
+        await s.upsert_channel(channel(pk))
+    return repo
+
+
+def table(db: Conn, query: str) -> list[tuple[object, ...]]:
+    return db.execute(query).fetchall()
+
+
+class TestConfiguration:
+    """Sessions and channels are upserted by their natural keys, never duplicated."""
+
+    async def test_session_upsert_by_phone(self, repo: PostgresStatRepository, db: Conn) -> None:
+        async with repo.session() as s, s.transaction():
+            first = await s.upsert_session(sealed_session())
+            second = await s.upsert_session(sealed_session())
+        assert first == second
+        assert table(db, "SELECT count(*) FROM config__tg_bot_session_pool") == [(1,)]
+
+    async def test_sealed_bytes_round_trip(self, repo: PostgresStatRepository) -> None:
+        async with repo.session() as s:
+            async with s.transaction():
+                pk = await s.upsert_session(sealed_session())
+            loaded = await s.get_session(pk)
+        assert loaded.session_bytes == b"sealed"
+        assert loaded.api_hash == b"sealed-hash"
+        assert loaded.status is SessionStatus.ENABLED
+
+    async def test_banned_session_is_not_offered(
+        self, repo: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with repo.session() as s:
+            async with s.transaction():
+                pk = await s.upsert_session(sealed_session("+1"))
+                await s.upsert_session(sealed_session("+2"))
+                await s.mark_session_banned(pk, "AuthKeyUnregisteredError", at())
+            enabled = await s.enabled_sessions()
+        assert [e.phone_number for e in enabled] == ["+2"]
+        assert table(
+            db,
+            "SELECT status, status_reason FROM config__tg_bot_session_pool"
+            " WHERE phone_number = '+1'",
+        ) == [("banned", "AuthKeyUnregisteredError")]
+
+    async def test_unknown_rows_raise(self, repo: PostgresStatRepository) -> None:
+        async with repo.session() as s:
+            with pytest.raises(UnknownChannelError):
+                await s.get_channel(ChannelId(42))
+            with pytest.raises(UnknownSessionError):
+                await s.get_session(pk=999)  # type: ignore[arg-type]
+
+    async def test_readding_a_channel_renames_it(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            old = await s.get_channel(CHANNEL)
+            async with s.transaction():
+                await s.upsert_channel(channel(old.session_pk, name="Renamed"))
+            assert (await s.get_channel(CHANNEL)).name == "Renamed"
+        assert table(db, "SELECT count(*) FROM config__tg_channel") == [(1,)]
+
+
+class TestTransactions:
+    """The service owns the transaction: nothing is written outside it or after a failure."""
+
+    async def test_failed_transaction_leaves_nothing(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            with pytest.raises(ZeroDivisionError):
+                async with s.transaction():
+                    await s.upsert_posts(CHANNEL, [post(1), post(2)], at(10))
+                    await s.advance_admin_log_cursor(CHANNEL, EventId(77))
+                    _ = 1 / 0
+        assert table(db, "SELECT count(*) FROM stat_post") == [(0,)]
+        assert table(db, "SELECT admin_log_cursor FROM config__tg_channel") == [(0,)]
+
+    async def test_writes_outside_a_transaction_are_refused(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            with pytest.raises(RuntimeError, match="transaction"):
+                await s.upsert_posts(CHANNEL, [post(1)], at(10))
+        assert table(db, "SELECT count(*) FROM stat_post") == [(0,)]
+
+
+class TestPosts:
+    """Post upserts are idempotent, bulk, and keep known values over unknown ones."""
+
+    async def test_same_input_twice_gives_the_same_rows(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        posts = [post(i, views=i * 10) for i in range(1, 6)]
+        query = "SELECT tg_post_id, views, message, link FROM stat_post ORDER BY 1"
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, posts, at(10))
+            first = table(db, query)
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, posts, at(20))
+        assert table(db, query) == first
+        assert len(first) == 5
+        assert table(db, 'SELECT DISTINCT "timestamp" FROM stat_post') == [(at(20),)]
+
+    async def test_unknown_counter_keeps_the_stored_value(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1, views=50)], at(10))
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1, views=None)], at(20))
+        assert table(db, "SELECT views FROM stat_post") == [(50,)]
+
+    async def test_max_post_id(self, configured: PostgresStatRepository) -> None:
+        async with configured.session() as s:
+            assert await s.max_post_id(CHANNEL) is None
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(3), post(17), post(5)], at(30))
+            assert await s.max_post_id(CHANNEL) == 17
+
+    async def test_bulk_upsert_of_thousands(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        n = 5000
+        posts = [post(i, views=i) for i in range(1, n + 1)]
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, posts, at(10))
+                await s.add_snapshots(CHANNEL, [p.counters.snapshot() for p in posts])
+            async with s.transaction():  # the staging table is reused within a connection
+                await s.upsert_posts(CHANNEL, posts[:10], at(11))
+        assert table(db, "SELECT count(*), sum(views) FROM stat_post") == [(n, n * (n + 1) // 2)]
+        assert table(db, "SELECT count(*) FROM stat_post_snapshot") == [(n,)]
+
+    async def test_snapshots_stored_once_and_read_by_window(
+        self, configured: PostgresStatRepository
+    ) -> None:
+        pid = PostId(1)
+        snaps = [CounterSnapshot(pid, at(m), views=m, reactions=1) for m in (0, 5, 10, 15)]
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1)], at(0))
+                await s.add_snapshots(CHANNEL, snaps)
+                await s.add_snapshots(CHANNEL, snaps)
+            window = await s.snapshots_between(CHANNEL, pid, at(5), at(10))
+        assert window == snaps[1:3]
+
+    async def test_horizon_values_none_keeps_stored(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1)], at(0))
+                await s.set_horizon_values(CHANNEL, [HorizonValues(PostId(1), views_1h=300)])
+            async with s.transaction():
+                await s.set_horizon_values(CHANNEL, [HorizonValues(PostId(1), views_24h=900)])
+                await s.upsert_posts(CHANNEL, [post(1, views=950)], at(1))
+        assert table(db, "SELECT views, views_1h, views_24h FROM stat_post") == [(950, 300, 900)]
+
+
+class TestReactions:
+    """A post's reaction rows become exactly the last observed set."""
+
+    async def test_replace(self, configured: PostgresStatRepository, db: Conn) -> None:
+        first = [ReactionCount.emoji("👍", 5), ReactionCount.custom(5368324170671202286, 1)]
+        second = [ReactionCount.emoji("👍", 8), ReactionCount.paid(3)]
+        query = (
+            "SELECT reaction_emoticon, reaction_emoticon_code, reaction_kind, reaction_count"
+            " FROM stat_reaction ORDER BY reaction_emoticon_code"
+        )
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1), post(2)], at(0))
+                await s.replace_reactions(
+                    CHANNEL, {PostId(1): first, PostId(2): [ReactionCount.emoji("❤", 2)]}, at(0)
+                )
+            async with s.transaction():
+                await s.replace_reactions(CHANNEL, {PostId(1): second}, at(5))
+        assert table(db, query) == [
+            ("👍", "U+1F44D", "emoji", 8),
+            ("❤", "U+2764", "emoji", 2),
+            ("⭐", "paid", "paid", 3),
+        ]
+
+    async def test_no_reactions_left_deletes_rows(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1)], at(0))
+                await s.replace_reactions(CHANNEL, {PostId(1): [ReactionCount.paid(1)]}, at(0))
+            async with s.transaction():
+                await s.replace_reactions(CHANNEL, {PostId(1): []}, at(5))
+        assert table(db, "SELECT count(*) FROM stat_reaction") == [(0,)]
+
+
+class TestComments:
+    """Comments are stored once; stats count distinct authors and inclusive windows."""
+
+    async def test_stats(self, configured: PostgresStatRepository) -> None:
+        p = post(1, date=at(hours=8))
+        comments = [
+            Comment(CommentId(11), p.id, at(hours=8, minutes=3), AuthorKind.USER, 42),
+            Comment(CommentId(12), p.id, at(hours=9), AuthorKind.CHANNEL, 777),  # exactly 1 h
+            Comment(CommentId(13), p.id, at(hours=9, minutes=0.02), AuthorKind.USER, 42),
+            Comment(CommentId(14), p.id, at(hours=20), AuthorKind.USER, 43),
+        ]
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [p], at(hours=8))
+                await s.add_comments(CHANNEL, comments)
+                await s.add_comments(CHANNEL, comments[:2])
+            stats = await s.comment_stats(CHANNEL, [p.id, PostId(99)])
+            tracked = await s.tracked_posts(CHANNEL, [p.id])
+        assert list(stats) == [p.id]
+        st = stats[p.id]
+        assert (st.users, st.channels, st.count_at_1h, st.count_at_24h) == (2, 1, 2, 4)
+        assert tracked[0].last_comment_id == 14
+
+
+class TestMemberships:
+    """Episodes are saved by pk or inserted, and the cursor only moves forward."""
+
+    async def test_close_and_reopen(self, configured: PostgresStatRepository, db: Conn) -> None:
+        uid = UserId(42)
+        async with configured.session() as s:
+            async with s.transaction():
+                opened = Membership(CHANNEL, user(42, "ann"), at(0), None, True)
+                await s.save_memberships(CHANNEL, [opened], at(1))
+            latest = await s.latest_memberships(CHANNEL, [uid, UserId(5)])
+            assert set(latest) == {uid}
+            stored = latest[uid]
+            assert stored.pk is not None
+            assert stored.is_open
+            async with s.transaction():
+                closed = Membership(CHANNEL, user(42, "ann"), at(0), at(60), True, pk=stored.pk)
+                reopened = Membership(CHANNEL, user(42, "ann_2"), at(90), None, False)
+                await s.save_memberships(CHANNEL, [closed, reopened], at(100))
+            newest = (await s.latest_memberships(CHANNEL, [uid]))[uid]
+        assert newest.user.username == "ann_2"
+        assert newest.is_open
+        assert table(
+            db, "SELECT user_name, joined_at, left_at, is_joined_by_link FROM stat_user ORDER BY id"
+        ) == [
+            ("ann", at(0), at(60), True),
+            ("ann_2", at(90), None, False),
+        ]
+
+    async def test_cursor_never_moves_back(self, configured: PostgresStatRepository) -> None:
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.advance_admin_log_cursor(CHANNEL, EventId(105))
+                await s.advance_admin_log_cursor(CHANNEL, EventId(101))
+            assert (await s.get_channel(CHANNEL)).admin_log_cursor == 105
+
+
+class TestChannelLock:
+    """Two collections of one channel never overlap."""
+
+    async def test_second_holder_is_refused(self, configured: PostgresStatRepository) -> None:
+        async with configured.channel_session(CHANNEL):
+            with pytest.raises(ChannelBusyError):
+                async with configured.channel_session(CHANNEL):
+                    pass
+            async with configured.channel_session(ChannelId(5)):
+                pass  # other channels are not blocked
+        async with configured.channel_session(CHANNEL):
+            pass  # released on exit
+
+    async def test_refused_across_pools(
+        self, configured: PostgresStatRepository, db_url: str
+    ) -> None:
+        """Another process (here: another pool) is refused too."""
+        from tgstat.flows.database import open_pool
+
+        async with open_pool(db_url, max_size=1) as other_pool:
+            other = PostgresStatRepository(other_pool)
+            async with configured.channel_session(CHANNEL):
+                with pytest.raises(ChannelBusyError):
+                    async with other.channel_session(CHANNEL):
+                        pass
+
+    async def test_released_after_failure_inside(self, configured: PostgresStatRepository) -> None:
+        with pytest.raises(ZeroDivisionError):
+            async with configured.channel_session(CHANNEL) as s, s.transaction():
+                _ = 1 / 0
+        async with configured.channel_session(CHANNEL):
+            pass
+
+    async def test_concurrent_attempts_one_wins(self, configured: PostgresStatRepository) -> None:
+        gate = asyncio.Event()
+
+        async def attempt() -> str:
+            try:
+                async with configured.channel_session(CHANNEL):
+                    await gate.wait()
+                    return "ran"
+            except ChannelBusyError:
+                gate.set()
+                return "busy"
+
+        results = await asyncio.gather(attempt(), attempt())
+        assert sorted(results) == ["busy", "ran"]
