@@ -136,6 +136,37 @@ class TestPosts:
         assert len(first) == 5
         assert table(db, 'SELECT DISTINCT "timestamp" FROM stat_post') == [(at(20),)]
 
+    async def test_mixed_new_and_stored_posts_in_one_batch(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1, views=1), post(2, views=2)], at(10))
+            async with s.transaction():
+                batch = [post(2, views=20), post(3, views=30), post(3, views=31)]
+                await s.upsert_posts(CHANNEL, batch, at(20))
+        assert table(db, 'SELECT tg_post_id, views, "timestamp" FROM stat_post ORDER BY 1') == [
+            (1, 1, at(10)),
+            (2, 20, at(20)),
+            (3, 31, at(20)),
+        ]
+
+    async def test_snapshots_mixed_new_and_stored(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        first = [CounterSnapshot(PostId(i), at(5), views=i) for i in (1, 2)]
+        second = [CounterSnapshot(PostId(i), at(5), views=i) for i in (2, 3)]
+        second += [CounterSnapshot(PostId(1), at(10), views=9)]
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1), post(2), post(3)], at(0))
+                await s.add_snapshots(CHANNEL, first)
+            async with s.transaction():
+                await s.add_snapshots(CHANNEL, second)
+        assert table(
+            db, "SELECT tg_post_id, taken_at, views FROM stat_post_snapshot ORDER BY 1, 2"
+        ) == [(1, at(5), 1), (1, at(10), 9), (2, at(5), 2), (3, at(5), 3)]
+
     async def test_unknown_counter_keeps_the_stored_value(
         self, configured: PostgresStatRepository, db: Conn
     ) -> None:
