@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import psycopg
 import pytest
 
 from tests.builders import CHANNEL, at, channel, post, sealed_session, user
 from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.domain.horizons import HorizonValues
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId, UserId
 from tgstat.domain.model import (
     AuthorKind,
@@ -20,7 +22,6 @@ from tgstat.domain.model import (
 )
 from tgstat.ports.repository import (
     ChannelBusyError,
-    HorizonValues,
     UnknownChannelError,
     UnknownSessionError,
 )
@@ -208,8 +209,10 @@ class TestPosts:
                 await s.upsert_posts(CHANNEL, [post(1)], at(0))
                 await s.add_snapshots(CHANNEL, snaps)
                 await s.add_snapshots(CHANNEL, snaps)
-            window = await s.snapshots_between(CHANNEL, pid, at(5), at(10))
-        assert window == snaps[1:3]
+            near = await s.snapshots_near(
+                CHANNEL, [(pid, at(7.5)), (PostId(2), at(5))], timedelta(minutes=2.5)
+            )
+        assert near == {pid: snaps[1:3]}
 
     async def test_horizon_values_none_keeps_stored(
         self, configured: PostgresStatRepository, db: Conn

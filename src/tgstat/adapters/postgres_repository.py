@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection, AsyncCursor, sql
@@ -12,6 +12,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from tgstat.domain.horizons import CommentStats, Horizon, HorizonValues
 from tgstat.domain.ids import ChannelId, EventId, PostId, SessionPk, UserId
 from tgstat.domain.model import (
     ChannelConfig,
@@ -24,10 +25,9 @@ from tgstat.domain.model import (
     SessionStatus,
     UserProfile,
 )
+from tgstat.domain.planning import FollowUp
 from tgstat.ports.repository import (
     ChannelBusyError,
-    CommentStats,
-    HorizonValues,
     StatRepository,
     StatSession,
     TrackedPost,
@@ -439,20 +439,68 @@ class PostgresStatSession(StatSession):
         )
         return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
-    async def snapshots_between(
-        self, channel_id: ChannelId, post_id: PostId, start: datetime, end: datetime
-    ) -> Sequence[CounterSnapshot]:
+    async def older_posts(
+        self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
+    ) -> Sequence[PostId]:
         rows = await self._fetchall(
             """
-            SELECT taken_at, views, forwards, reactions_count, comments_count
-            FROM stat_post_snapshot
-            WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s
-              AND taken_at BETWEEN %(start)s AND %(end)s
-            ORDER BY taken_at
+            SELECT tg_post_id FROM stat_post
+            WHERE tg_channel_id = %(c)s AND date_of_post < %(before)s
+              AND (%(below)s::int8 IS NULL OR tg_post_id < %(below)s)
+            ORDER BY tg_post_id DESC LIMIT %(limit)s
             """,
-            {"c": channel_id, "p": post_id, "start": start, "end": end},
+            {"c": channel_id, "before": before, "below": below_id, "limit": limit},
         )
-        return [CounterSnapshot(post_id, r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [PostId(r[0]) for r in rows]
+
+    async def set_rotation_cursor(self, channel_id: ChannelId, cursor: PostId | None) -> None:
+        await self._execute(
+            "UPDATE config__tg_channel SET refresh_cursor = %(v)s WHERE tg_channel_id = %(c)s",
+            {"c": channel_id, "v": cursor},
+        )
+
+    async def rotation_cursor(self, channel_id: ChannelId) -> PostId | None:
+        rows = await self._fetchall(
+            "SELECT refresh_cursor FROM config__tg_channel WHERE tg_channel_id = %(c)s",
+            {"c": channel_id},
+        )
+        if not rows:
+            raise UnknownChannelError(f"channel {channel_id} is not configured")
+        return None if rows[0][0] is None else PostId(rows[0][0])
+
+    async def snapshots_near(
+        self,
+        channel_id: ChannelId,
+        instants: Sequence[tuple[PostId, datetime]],
+        tolerance: timedelta,
+    ) -> Mapping[PostId, Sequence[CounterSnapshot]]:
+        if not instants:
+            return {}
+        rows = await self._fetchall(
+            """
+            SELECT s.tg_post_id, s.taken_at, s.views, s.forwards, s.reactions_count,
+                   s.comments_count
+            FROM unnest(%(posts)s::int8[], %(instants)s::timestamptz[]) AS n(post, instant)
+            JOIN stat_post_snapshot s
+              ON s.tg_channel_id = %(c)s AND s.tg_post_id = n.post
+             AND s.taken_at BETWEEN n.instant - %(tol)s AND n.instant + %(tol)s
+            ORDER BY s.tg_post_id, s.taken_at
+            """,
+            {
+                "c": channel_id,
+                "posts": [p for p, _ in instants],
+                "instants": [t for _, t in instants],
+                "tol": tolerance,
+            },
+        )
+        found: dict[PostId, list[CounterSnapshot]] = {}
+        for r in rows:
+            pid = PostId(r[0])
+            snap = CounterSnapshot(pid, r[1], r[2], r[3], r[4], r[5])
+            bucket = found.setdefault(pid, [])
+            if not bucket or bucket[-1] != snap:  # two instants of one post may overlap
+                bucket.append(snap)
+        return found
 
     async def set_horizon_values(
         self, channel_id: ChannelId, values: Sequence[HorizonValues]
@@ -496,6 +544,56 @@ class PostgresStatSession(StatSession):
             _COMMENT_STATS, {"channel": channel_id, "posts": list(post_ids)}
         )
         return {PostId(r[0]): CommentStats(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
+
+    async def set_comment_authors(
+        self, channel_id: ChannelId, stats: Sequence[CommentStats]
+    ) -> None:
+        if not stats:
+            return
+        self._require_transaction()
+        async with self._conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE stat_post SET comments_users_count = %(users)s,"
+                " comments_channels_count = %(channels)s"
+                " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s",
+                [
+                    {"c": channel_id, "p": st.post_id, "users": st.users, "channels": st.channels}
+                    for st in stats
+                ],
+            )
+
+    # -- follow-ups --------------------------------------------------------------
+    async def add_followups(self, followups: Sequence[FollowUp]) -> None:
+        if not followups:
+            return
+        self._require_transaction()
+        async with self._conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
+                " VALUES (%(c)s, %(p)s, %(h)s, %(due)s)"
+                " ON CONFLICT (tg_channel_id, tg_post_id, horizon_s) DO NOTHING",
+                [_followup_params(f) for f in followups],
+            )
+
+    async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
+        rows = await self._fetchall(
+            """
+            SELECT tg_post_id, horizon_s, due_at FROM stat_followup
+            WHERE tg_channel_id = %(c)s AND scheduled_at IS NULL AND due_at > %(now)s
+            ORDER BY due_at, tg_post_id, horizon_s
+            """,
+            {"c": channel_id, "now": now},
+        )
+        return [
+            FollowUp(channel_id, PostId(r[0]), Horizon(timedelta(seconds=r[1])), r[2]) for r in rows
+        ]
+
+    async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None:
+        await self._execute(
+            "UPDATE stat_followup SET scheduled_at = %(at)s"
+            " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s AND horizon_s = %(h)s",
+            {**_followup_params(followup), "at": at},
+        )
 
     # -- membership --------------------------------------------------------------
     async def latest_memberships(
@@ -579,6 +677,15 @@ class PostgresStatRepository(StatRepository):
                 else:
                     # Broken or mid-transaction: closing drops the lock with the backend.
                     await conn.close()
+
+
+def _followup_params(f: FollowUp) -> dict[str, Any]:
+    return {
+        "c": f.channel_id,
+        "p": f.post_id,
+        "h": int(f.horizon.value.total_seconds()),
+        "due": f.due_at,
+    }
 
 
 def _post_row(p: Post) -> tuple[Any, ...]:

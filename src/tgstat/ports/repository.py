@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import attrs
 
 from tgstat.domain.errors import TgstatError
+from tgstat.domain.horizons import CommentStats, HorizonValues
 from tgstat.domain.ids import ChannelId, EventId, PostId, SessionPk, UserId
 from tgstat.domain.model import (
     ChannelConfig,
@@ -20,6 +21,7 @@ from tgstat.domain.model import (
     ReactionCount,
     SealedSession,
 )
+from tgstat.domain.planning import FollowUp
 
 
 class RepositoryError(TgstatError):
@@ -53,31 +55,6 @@ class TrackedPost:
     last_comment_id: int | None
     """Highest stored comment id of the post; comments are read from above it."""
     has_discussion: bool
-
-
-@attrs.frozen
-class CommentStats:
-    """Aggregates over a post's stored comments."""
-
-    post_id: PostId
-    users: int
-    channels: int
-    count_at_1h: int
-    """Comments dated at or before post date + 1 h (inclusive)."""
-    count_at_24h: int
-
-
-@attrs.frozen
-class HorizonValues:
-    """Counter values of a post at post date + 1 h / + 24 h; None leaves the stored value."""
-
-    post_id: PostId
-    views_1h: int | None = None
-    views_24h: int | None = None
-    reactions_1h: int | None = None
-    reactions_24h: int | None = None
-    comments_1h: int | None = None
-    comments_24h: int | None = None
 
 
 class StatSession(Protocol):
@@ -154,10 +131,25 @@ class StatSession(Protocol):
         """Stored posts by id and/or published at or after ``since``, ascending by id."""
         ...
 
-    async def snapshots_between(
-        self, channel_id: ChannelId, post_id: PostId, start: datetime, end: datetime
-    ) -> Sequence[CounterSnapshot]:
-        """Snapshots of one post taken within [start, end], ascending by time."""
+    async def older_posts(
+        self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
+    ) -> Sequence[PostId]:
+        """Ids of posts published before ``before`` and below ``below_id``, descending."""
+        ...
+
+    async def set_rotation_cursor(self, channel_id: ChannelId, cursor: PostId | None) -> None:
+        """Remember where the next slice of older posts starts."""
+        ...
+
+    async def rotation_cursor(self, channel_id: ChannelId) -> PostId | None: ...
+
+    async def snapshots_near(
+        self,
+        channel_id: ChannelId,
+        instants: Sequence[tuple[PostId, datetime]],
+        tolerance: timedelta,
+    ) -> Mapping[PostId, Sequence[CounterSnapshot]]:
+        """Snapshots of each given post taken within ``tolerance`` of its instant."""
         ...
 
     async def set_horizon_values(
@@ -174,6 +166,23 @@ class StatSession(Protocol):
     ) -> Mapping[PostId, CommentStats]:
         """Aggregates over the stored comments of the given posts that have any."""
         ...
+
+    async def set_comment_authors(
+        self, channel_id: ChannelId, stats: Sequence[CommentStats]
+    ) -> None:
+        """Store distinct commenting users and channels of each post."""
+        ...
+
+    # -- follow-ups --------------------------------------------------------------
+    async def add_followups(self, followups: Sequence[FollowUp]) -> None:
+        """Record follow-ups to schedule; one already recorded is left as it is."""
+        ...
+
+    async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
+        """Follow-ups due after ``now`` that the scheduler has not accepted yet."""
+        ...
+
+    async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None: ...
 
     # -- membership --------------------------------------------------------------
     async def latest_memberships(

@@ -2,3 +2,7 @@
 
 No Prefect, Telethon, psycopg or httpx here.
 """
+
+from tgstat.services.collect import CollectPolicy, CollectReport, collect_channel
+
+__all__ = ["CollectPolicy", "CollectReport", "collect_channel"]

@@ -1,0 +1,109 @@
+"""New-post detection, follow-up planning and collection planning (DESIGN.md 4.3, 4.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from tgstat.domain.horizons import LONGEST_HORIZON, Horizon
+from tgstat.domain.ids import ChannelId, PostId
+from tgstat.domain.model import Post
+
+MAX_IDS_PER_REQUEST = 100
+"""Telegram answers at most 100 message ids per GetMessages request."""
+
+
+@attrs.frozen
+class FollowUp:
+    """An extra collection of a channel at a post's horizon instant."""
+
+    channel_id: ChannelId
+    post_id: PostId
+    horizon: Horizon
+    due_at: datetime
+
+    @property
+    def idempotency_key(self) -> str:
+        """Unique per channel, post and horizon: scheduling twice makes one run."""
+        return f"tgstat:{self.channel_id}:{self.post_id}:{self.horizon.label}"
+
+
+def new_posts(posts: Iterable[Post], max_stored_id: PostId | None) -> list[Post]:
+    """Posts above the highest stored id, ascending by id."""
+    floor = 0 if max_stored_id is None else max_stored_id
+    return sorted((p for p in posts if p.id > floor), key=lambda p: p.id)
+
+
+def plan_followups(channel_id: ChannelId, posts: Iterable[Post], now: datetime) -> list[FollowUp]:
+    """One follow-up per post and horizon whose instant is still in the future."""
+    return [
+        FollowUp(channel_id, p.id, h, h.instant(p.date))
+        for p in posts
+        for h in Horizon
+        if h.instant(p.date) > now
+    ]
+
+
+def refresh_window_start(now: datetime, tolerance: timedelta) -> datetime:
+    """Posts published at or after this instant still have a horizon to measure."""
+    return now - LONGEST_HORIZON - tolerance
+
+
+def batches(ids: Sequence[PostId], size: int = MAX_IDS_PER_REQUEST) -> list[list[PostId]]:
+    """``ids`` split into requests of at most ``size`` ids, order kept."""
+    if size < 1:
+        raise ValueError("batch size must be positive")
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+@attrs.frozen
+class RefreshPlan:
+    """Which stored posts a cycle re-reads, in requests of at most 100 ids."""
+
+    recent: tuple[PostId, ...]
+    """Posts inside their horizons: refreshed every cycle."""
+    rotating: tuple[PostId, ...]
+    """A slice of older posts, so all-time values stay fresh."""
+    next_rotation_cursor: PostId | None
+    """Where the next slice of older posts starts (below this id); None: from the top."""
+
+    @property
+    def requests(self) -> list[list[PostId]]:
+        return batches([*self.recent, *self.rotating])
+
+
+def plan_refresh(
+    recent: Iterable[PostId],
+    older_slice: Sequence[PostId],
+    slice_size: int,
+) -> RefreshPlan:
+    """Refresh every recent post plus the given slice of older ones (descending ids).
+
+    A slice shorter than ``slice_size`` reached the oldest post: the next rotation starts
+    again from the newest old post.
+    """
+    rotating = tuple(older_slice[:slice_size])
+    wrapped = len(older_slice) < slice_size or not rotating
+    return RefreshPlan(
+        recent=tuple(sorted(set(recent))),
+        rotating=rotating,
+        next_rotation_cursor=None if wrapped else rotating[-1],
+    )
+
+
+def comments_to_read(stored_counts: dict[PostId, int | None], fresh: Iterable[Post]) -> list[Post]:
+    """Posts with a discussion whose comment count changed since the last collection.
+
+    A post seen for the first time counts as changed when it has any comment.
+    """
+    changed = []
+    for post in fresh:
+        count = post.counters.comments
+        if not post.has_discussion or count is None:
+            continue
+        before = stored_counts.get(post.id)
+        if (before is None and count > 0) or (before is not None and before != count):
+            changed.append(post)
+    return changed
