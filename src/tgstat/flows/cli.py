@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from tgstat.adapters.replay import Scenario
 from tgstat.domain.errors import TgstatError
+from tgstat.flows.bootstrap import bootstrap
 from tgstat.flows.database import database_url
 from tgstat.flows.migrate import migrate, schema_summary
+from tgstat.flows.replay import ReplaySummary, replay
 from tgstat.flows.settings import Settings
 
 EXIT_ERROR = 2
@@ -29,6 +35,28 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    scenario = Scenario.load(Path(args.file))
+    with database_url(settings) as url:
+        summary = asyncio.run(_run_replay(settings, url, scenario))
+    if args.json:
+        print(json.dumps(summary.to_json()))
+    else:
+        print(
+            f"replayed {scenario.channel.title!r} {scenario.start:%Y-%m-%d %H:%M} .. "
+            f"{scenario.end:%Y-%m-%d %H:%M}: {summary.runs} runs "
+            f"({summary.failed_runs} failed), {summary.requests_total} Telegram requests "
+            f"{dict(sorted(summary.requests.items()))}, {summary.posts_new} new posts, "
+            f"{summary.comments_fetched} comments, {summary.events_merged} admin-log events"
+        )
+    return 0
+
+
+async def _run_replay(settings: Settings, url: str, scenario: Scenario) -> ReplaySummary:
+    async with bootstrap(settings, url) as app:
+        return await replay(scenario, app.repository)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tgstat", description="Telegram channel statistics into PostgreSQL."
@@ -39,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply database migrations (dbmate)")
     p.add_argument("--summary", action="store_true", help="print tables, columns and rows")
     p.set_defaults(run=_migrate)
+
+    p = sub.add_parser("replay", help="collect a scripted channel on a simulated clock")
+    p.add_argument("file", help="scenario JSON (see shared/SCENARIO.md)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(run=_replay)
     return parser
 
 

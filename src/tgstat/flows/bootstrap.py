@@ -1,0 +1,35 @@
+"""The composition root: builds adapters from settings and owns their lifetimes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+
+from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.flows.database import open_pool
+from tgstat.flows.migrate import migrate
+from tgstat.flows.settings import Settings
+from tgstat.ports.repository import StatRepository
+
+
+@attrs.frozen
+class App:
+    """Ready adapters for the shell's commands and flows."""
+
+    settings: Settings
+    database_url: str
+    repository: StatRepository
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings, database_url: str, *, migrated: bool = True
+) -> AsyncIterator[App]:
+    """Open the pool on ``database_url`` (applying pending migrations first when
+    ``migrated``) and yield the app; everything is closed on exit."""
+    if migrated:
+        migrate(database_url)
+    async with open_pool(database_url, settings.pool_max_size) as pool:
+        yield App(settings, database_url, PostgresStatRepository(pool))
