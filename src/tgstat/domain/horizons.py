@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from tgstat.domain.ids import PostId
-from tgstat.domain.model import CounterSnapshot
+from tgstat.domain.model import AuthorKind, Comment, CounterSnapshot
 
 
 class Horizon(enum.Enum):
@@ -66,6 +66,21 @@ class HorizonValues:
                 self.comments_24h,
             )
         )
+
+
+def comment_stats(
+    post_id: PostId, post_date: datetime, comments: Iterable[Comment]
+) -> CommentStats:
+    """Distinct authors and the comments dated at or before each horizon instant."""
+    items = list(comments)
+    at_1h, at_24h = Horizon.H1.instant(post_date), Horizon.H24.instant(post_date)
+    return CommentStats(
+        post_id=post_id,
+        users=len({c.author_id for c in items if c.author_kind is AuthorKind.USER}),
+        channels=len({c.author_id for c in items if c.author_kind is AuthorKind.CHANNEL}),
+        count_at_1h=sum(1 for c in items if c.date <= at_1h),
+        count_at_24h=sum(1 for c in items if c.date <= at_24h),
+    )
 
 
 def closest_snapshot(

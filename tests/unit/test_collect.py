@@ -1,0 +1,229 @@
+"""collect_channel over stateful fakes: what a cycle stores, costs and survives."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+import pytest
+
+from tests.builders import CHANNEL, T0, at, post, user
+from tests.fakes import FakeGateway, FakeScheduler, FakeStatRepository
+from tgstat.domain.horizons import Horizon
+from tgstat.domain.ids import CommentId, EventId, SessionPk
+from tgstat.domain.model import (
+    AuthorKind,
+    ChannelConfig,
+    Comment,
+    MemberAction,
+    MemberEvent,
+    Post,
+    SealedSession,
+    SessionStatus,
+)
+from tgstat.ports.gateway import (
+    ChannelInfo,
+    DisconnectedError,
+    RateLimitedError,
+    SessionBannedError,
+)
+from tgstat.ports.repository import ChannelBusyError
+from tgstat.services.collect import CollectPolicy, CollectReport, collect_channel
+from tgstat.services.retry import RetryPolicy
+
+
+@attrs.define
+class World:
+    repo: FakeStatRepository
+    gateway: FakeGateway
+    scheduler: FakeScheduler
+    slept: list[float] = attrs.Factory(list)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    async def collect(self, now: datetime, **policy: object) -> CollectReport:
+        return await collect_channel(
+            CHANNEL,
+            repository=self.repo,
+            gateway=self.gateway,
+            scheduler=self.scheduler,
+            now=now,
+            policy=CollectPolicy(**policy),
+            sleep=self.sleep,  # type: ignore[arg-type]
+        )
+
+    def publish(self, p: Post) -> None:
+        self.gateway.posts[p.id] = p
+
+
+@pytest.fixture(name="world")
+async def _world() -> World:
+    repo = FakeStatRepository()
+    async with repo.session() as s, s.transaction():
+        pk = await s.upsert_session(SealedSession("+1", 1, b"h", b"s"))
+        await s.upsert_channel(ChannelConfig(CHANNEL, "Demo", SessionPk(pk)))
+    return World(repo, FakeGateway(ChannelInfo(CHANNEL, "Demo", "demo")), FakeScheduler())
+
+
+def event(i: int, action: MemberAction, uid: int, when: datetime) -> MemberEvent:
+    return MemberEvent(EventId(i), when, action, user(uid))
+
+
+class TestNewPosts:
+    """New posts are stored with snapshots and follow-ups for future horizons only."""
+
+    async def test_stored_and_followups_scheduled(self, world: World) -> None:
+        world.publish(post(1, date=at(hours=-30)))  # both horizons past
+        world.publish(post(2, date=at(hours=-2)))  # 1 h past, 24 h ahead
+        world.publish(post(3, date=at(minutes=-1)))  # both ahead
+        report = await world.collect(T0)
+        assert report.posts_new == 3
+        assert sorted(world.scheduler.runs) == [
+            f"tgstat:{CHANNEL}:2:24h",
+            f"tgstat:{CHANNEL}:3:1h",
+            f"tgstat:{CHANNEL}:3:24h",
+        ]
+        assert world.scheduler.runs[f"tgstat:{CHANNEL}:3:1h"].due_at == at(minutes=59)
+        assert report.followups_scheduled == 3
+
+    async def test_second_cycle_fetches_only_newer(self, world: World) -> None:
+        world.publish(post(1, date=at(minutes=-10)))
+        await world.collect(T0)
+        world.publish(post(2, date=at(minutes=3)))
+        report = await world.collect(at(minutes=5))
+        assert report.posts_new == 1
+        assert report.posts_refreshed == 1
+
+
+class TestCost:
+    """A quiet channel costs a handful of requests, not one per post."""
+
+    async def test_quiet_cycle(self, world: World) -> None:
+        for i in range(1, 251):
+            world.publish(post(i, date=at(hours=-48) + timedelta(minutes=i)))
+        await world.collect(T0)
+        report = await world.collect(at(minutes=5))
+        # nothing new: 1 history page, 1 admin-log page, 1 rotating slice of 100 old posts
+        assert report.requests == {"posts": 1, "admin_log": 1, "counters": 1}
+        assert world.gateway.counter_batches[-1] == 100
+
+    async def test_refresh_batches_hold_at_most_100_ids(self, world: World) -> None:
+        for i in range(1, 251):
+            world.publish(post(i, date=at(hours=-5) + timedelta(seconds=i)))
+        await world.collect(T0)
+        await world.collect(at(minutes=5))
+        assert world.gateway.counter_batches == [100, 100, 50]
+
+    async def test_rotation_covers_all_old_posts(self, world: World) -> None:
+        for i in range(1, 251):
+            world.publish(post(i, date=at(hours=-48) + timedelta(minutes=i)))
+        await world.collect(T0)
+        seen: set[int] = set()
+        original = world.gateway.fetch_posts
+
+        async def spy(channel_id, ids):  # type: ignore[no-untyped-def]
+            seen.update(ids)
+            return await original(channel_id, ids)
+
+        world.gateway.fetch_posts = spy  # type: ignore[method-assign]
+        for k in range(1, 4):
+            await world.collect(at(minutes=5 * k))
+        assert seen == set(range(1, 251))
+
+    async def test_comments_read_only_when_the_count_changes(self, world: World) -> None:
+        p = post(1, date=at(minutes=-30), comments=1)
+        world.publish(p)
+        world.gateway.comments[p.id] = [
+            Comment(CommentId(10), p.id, at(minutes=-20), AuthorKind.USER, 5)
+        ]
+        first = await world.collect(T0)
+        quiet = await world.collect(at(minutes=5))
+        world.publish(post(1, date=at(minutes=-30), comments=2))
+        world.gateway.comments[p.id].append(
+            Comment(CommentId(11), p.id, at(minutes=7), AuthorKind.CHANNEL, 9)
+        )
+        busy = await world.collect(at(minutes=10))
+        assert (first.comments_fetched, quiet.comments_fetched, busy.comments_fetched) == (1, 0, 1)
+        assert "comments" not in quiet.requests
+        stored = world.repo.post(CHANNEL, 1)
+        assert (stored.users, stored.channels) == (1, 1)
+
+
+class TestFailures:
+    """Failures lose nothing committed; the next cycle catches up."""
+
+    async def test_admin_log_failure_keeps_posts_and_cursor(self, world: World) -> None:
+        world.publish(post(1, date=at(minutes=-1)))
+        world.gateway.events = [event(1, MemberAction.JOIN, 7, at(minutes=-3))]
+        world.gateway.fail["admin_log"] = [DisconnectedError("x")] * 5
+        with pytest.raises(DisconnectedError):
+            await world.collect(T0)
+        assert world.repo.post(CHANNEL, 1).post.counters.views == 10
+        async with world.repo.session() as s:
+            assert (await s.get_channel(CHANNEL)).admin_log_cursor == 0
+        report = await world.collect(at(minutes=5))
+        assert report.events_merged == 1
+        assert [e.user.id for e in world.repo.episodes(CHANNEL)] == [7]
+
+    async def test_short_flood_wait_is_slept_and_retried(self, world: World) -> None:
+        world.gateway.fail["posts"] = [RateLimitedError("wait", 7)]
+        report = await world.collect(T0)
+        assert world.slept == [7]
+        assert report.retries == 1
+
+    async def test_long_flood_wait_is_not_slept(self, world: World) -> None:
+        world.gateway.fail["posts"] = [RateLimitedError("wait", 3600)]
+        with pytest.raises(RateLimitedError):
+            await world.collect(T0, retry=RetryPolicy(max_wait=timedelta(minutes=2)))
+        assert world.slept == []
+
+    async def test_attempts_are_capped(self, world: World) -> None:
+        world.gateway.fail["posts"] = [DisconnectedError("x")] * 10
+        with pytest.raises(DisconnectedError):
+            await world.collect(T0, retry=RetryPolicy(max_attempts=3))
+        assert len(world.slept) == 2
+
+    async def test_banned_session_is_marked(self, world: World) -> None:
+        world.gateway.fail["counters"] = [SessionBannedError("AuthKeyUnregistered")]
+        world.publish(post(1, date=at(minutes=-10)))
+        await world.collect(T0)
+        with pytest.raises(SessionBannedError):
+            await world.collect(at(minutes=5))
+        async with world.repo.session() as s:
+            session = await s.get_session(SessionPk(1))
+        assert session.status is SessionStatus.BANNED
+        assert "AuthKeyUnregistered" in (session.status_reason or "")
+
+    async def test_scheduler_down_keeps_followups_for_next_cycle(self, world: World) -> None:
+        world.publish(post(1, date=at(minutes=-1)))
+        world.scheduler.down = True
+        report = await world.collect(T0)
+        assert report.scheduler_error is not None
+        assert report.followups_pending == 2
+        world.scheduler.down = False
+        report = await world.collect(at(minutes=5))
+        assert report.followups_scheduled == 2
+        assert report.followups_pending == 0
+
+    async def test_overlapping_cycles_refused(self, world: World) -> None:
+        async with world.repo.channel_session(CHANNEL):
+            with pytest.raises(ChannelBusyError):
+                await world.collect(T0)
+
+
+class TestHorizons:
+    """1 h / 24 h values come from the snapshot at the instant."""
+
+    async def test_followup_run_measures_the_instant(self, world: World) -> None:
+        date = at(minutes=2)
+        world.publish(post(1, date=date, views=5))
+        await world.collect(at(minutes=5))
+        world.publish(post(1, date=date, views=300))
+        await world.collect(Horizon.H1.instant(date))  # the follow-up run
+        world.publish(post(1, date=date, views=320))
+        await world.collect(at(minutes=65))
+        stored = world.repo.post(CHANNEL, 1)
+        assert stored.horizons["views_1h"] == 300
+        assert stored.post.counters.views == 320
+        assert "views_24h" not in stored.horizons
