@@ -99,3 +99,41 @@ def test_help(argv: list[str]) -> None:
     done = run_tgstat(*argv, env=clean_env())
     assert done.returncode == 0
     assert "usage: tgstat" in done.stdout
+
+
+class TestReplayCommandErrors:
+    """Bad scenario input: one clear line, exit 2, nothing written."""
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (None, "cannot read scenario"),
+            ("{not json", "is not valid JSON"),
+            (
+                '{"channel": {"id": 5}, "start": "2026-11-01T00:00:00", "end": "x"}',
+                "time without a zone",
+            ),
+            ('{"channel": {"id": 5}}', "missing or mistypes a field"),
+        ],
+        ids=["missing-file", "bad-json", "naive-time", "missing-field"],
+    )
+    def test_bad_scenario(
+        self, tmp_path: Path, db_url: str, content: str | None, message: str
+    ) -> None:
+        path = tmp_path / "scenario.json"
+        if content is not None:
+            path.write_text(content)
+        done = run_tgstat("replay", str(path), env=clean_env(TGSTAT_DATABASE_URL=db_url))
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert message in done.stderr
+        with psycopg.connect(db_url) as conn:
+            assert conn.execute("SELECT count(*) FROM config__tg_channel").fetchone() == (0,)
+
+    def test_database_down(self) -> None:
+        scenario = Path(__file__).resolve().parents[1] / "scenarios" / "worked-example.json"
+        url = "postgresql://tg:pw@127.0.0.1:1/tgstat"
+        done = run_tgstat("replay", str(scenario), env=clean_env(TGSTAT_DATABASE_URL=url))
+        assert done.returncode == 2
+        assert done.stderr.startswith("tgstat: error: cannot connect to PostgreSQL")
+        assert "pw@" not in done.stderr
