@@ -7,8 +7,8 @@ test *args:
 
 # ruff (lint + format check), mypy (strict, src), import-linter (layering of DESIGN.md 2)
 lint:
-    ruff check src tests bench
-    ruff format --check src tests bench
+    ruff check src tests bench examples
+    ruff format --check src tests bench examples
     mypy
     lint-imports
 
@@ -18,7 +18,8 @@ migrate:
 
 # the main job on the embedded default
 demo:
-    tgstat migrate --summary
+    tgstat replay examples/demo-channel.json
+    tgstat report
 
 # repository upsert throughput vs raw COPY (see README)
 bench-repository rows="100000":

@@ -16,6 +16,7 @@ from tgstat.flows.bootstrap import bootstrap
 from tgstat.flows.database import database_url
 from tgstat.flows.migrate import migrate, schema_summary
 from tgstat.flows.replay import ReplaySummary, replay
+from tgstat.flows.report import build_report
 from tgstat.flows.settings import Settings
 
 EXIT_ERROR = 2
@@ -52,6 +53,14 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    with database_url(settings) as url:
+        migrate(url)
+        text = build_report(url, args.channel)
+    print(text, end="")
+    return 0
+
+
 async def _run_replay(settings: Settings, url: str, scenario: Scenario) -> ReplaySummary:
     async with bootstrap(settings, url) as app:
         return await replay(scenario, app.repository)
@@ -72,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="scenario JSON (see shared/SCENARIO.md)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(run=_replay)
+
+    p = sub.add_parser("report", help="print posts and subscriptions per channel")
+    p.add_argument("--channel", type=int, metavar="ID", help="only this channel (bare id)")
+    p.set_defaults(run=_report)
     return parser
 
 

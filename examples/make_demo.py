@@ -1,0 +1,303 @@
+"""Write examples/demo-channel.json: a realistic 3-day channel for ``tgstat replay``.
+
+Deterministic: one seeded ``random.Random``, no wall clock. The format is shared/SCENARIO.md.
+Run ``python examples/make_demo.py`` to regenerate (the same bytes every time).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+SEED = 20261101
+OUT = Path(__file__).resolve().parent / "demo-channel.json"
+
+CHANNEL = {"id": 1999000003, "title": "tgstat demo", "username": "tgstat_demo"}
+START = datetime(2026, 11, 1, tzinfo=UTC)
+END = datetime(2026, 11, 4, tzinfo=UTC)
+DAYS = 3
+POSTS_PER_DAY = 20
+FIRST_POST_ID = 1201
+FIRST_COMMENT_ID = 8001
+FIRST_EVENT_ID = 3_400_000_001
+EVENTS_BEFORE_START = 8
+EVENTS_IN_WINDOW = 292
+
+EMOJI = (("👍", 0.5), ("❤", 0.25), ("🔥", 0.15), ("😁", 0.10))
+CUSTOM_EMOJI = ("5368324170671202286", "5377305978079288312", "5420315771991497307")
+MEDIA = (
+    (None, 35),
+    ("photo", 30),
+    ("video", 12),
+    ("webpage", 12),
+    ("document", 6),
+    ("poll", 5),
+)
+TOPICS = (
+    "Weekly digest",
+    "Release notes",
+    "How we measure reach",
+    "Behind the scenes",
+    "Question of the day",
+    "Chart of the day",
+    "Reading list",
+    "Community spotlight",
+    "Short tip",
+    "Event announcement",
+)
+FIRST_NAMES = ("Ann", "Boris", "Chen", "Dana", "Emil", "Farah", "Gleb", "Hana", "Ivan", "Jule")
+LAST_NAMES = ("Lee", "Novak", "Ito", "Moreau", "Petrov", "Silva", "Khan", "Berg")
+COMMENT_CHANNELS = (1888000011, 1888000042, 1888000077)
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reach(hours: float) -> float:
+    """Share of a post's final views reached ``hours`` after publication (saturating)."""
+    return 0.82 * (1 - math.exp(-hours / 2.5)) + 0.18 * (1 - math.exp(-hours / 30))
+
+
+def sample_times(post: datetime, rng: random.Random) -> list[datetime]:
+    """Observation points: every 10-30 min for 2 h, hourly to 12 h, then every few hours."""
+    out, t = [], post + timedelta(minutes=rng.randint(2, 6))
+    while t < post + timedelta(hours=2):
+        out.append(t)
+        t += timedelta(minutes=rng.randint(10, 30))
+    t = post + timedelta(hours=2)
+    while t < post + timedelta(hours=12):
+        out.append(t)
+        t += timedelta(minutes=rng.randint(50, 70))
+    while t < END:
+        out.append(t)
+        t += timedelta(hours=rng.randint(3, 5), minutes=rng.randint(0, 59))
+    return [x for x in out if x < END]
+
+
+def timeline(post: datetime, times: list[datetime], final: int) -> list[list[Any]]:
+    """Points of ``final * reach``, only where the value changes."""
+    out: list[list[Any]] = []
+    for t in times:
+        value = round(final * reach((t - post).total_seconds() / 3600))
+        if value > 0 and (not out or value != out[-1][1]):
+            out.append([iso(t), value])
+    return out
+
+
+def make_posts(rng: random.Random, commenters: list[int]) -> list[dict[str, Any]]:
+    dates = []
+    for day in range(DAYS):
+        minutes = sorted(rng.sample(range(8 * 60, 22 * 60), POSTS_PER_DAY))
+        dates += [START + timedelta(days=day, minutes=m) for m in minutes]
+    media_kinds, weights = zip(*MEDIA, strict=True)
+    post_id = FIRST_POST_ID
+    posts: list[dict[str, Any]] = []
+    pending_comments: list[tuple[datetime, int, dict[str, Any]]] = []
+    no_discussion = set(rng.sample(range(len(dates)), 2))
+    for i, date in enumerate(dates):
+        media = rng.choices(media_kinds, weights)[0]
+        views = int(rng.lognormvariate(math.log(2500), 0.45))
+        times = sample_times(date, rng)
+        post: dict[str, Any] = {
+            "id": post_id,
+            "date": iso(date),
+            "text": f"{rng.choice(TOPICS)} #{i + 1}",
+            "media": media,
+            "views": timeline(date, times, views),
+            "forwards": timeline(date, times[::2], int(views * rng.uniform(0.004, 0.02))),
+        }
+        total = int(views * rng.uniform(0.015, 0.05))
+        reactions = {
+            key: line
+            for key, share in EMOJI
+            if (line := timeline(date, times[::2], int(total * share * rng.uniform(0.6, 1.4))))
+        }
+        if rng.random() < 0.2:
+            for key in rng.sample(CUSTOM_EMOJI, rng.randint(1, 2)):
+                reactions[f"custom:{key}"] = timeline(date, times[3::3], rng.randint(1, 6))
+        if rng.random() < 0.12:
+            reactions["paid"] = timeline(date, times[4::4], rng.randint(1, 10))
+        post["reactions"] = {k: v for k, v in reactions.items() if v}
+        if i in no_discussion:
+            post["discussion"] = False
+        else:
+            post["comments"] = []
+            for _ in range(min(20, int(rng.expovariate(1.0) * views / 400))):
+                at = date + timedelta(seconds=int(rng.expovariate(1 / 5400)) + 20)
+                if at >= END:
+                    continue
+                author = (
+                    {"channel_id": rng.choice(COMMENT_CHANNELS)}
+                    if rng.random() < 0.08
+                    else {"user_id": commenters[int(rng.paretovariate(1.2)) % len(commenters)]}
+                )
+                pending_comments.append((at, post_id, author))
+        posts.append(post)
+        post_id += rng.choice((1, 1, 1, 2))
+    # discussion-group message ids grow with time across all threads
+    by_id = {p["id"]: p for p in posts}
+    for n, (at, pid, author) in enumerate(sorted(pending_comments, key=lambda c: (c[0], c[1]))):
+        by_id[pid]["comments"].append({"id": FIRST_COMMENT_ID + n, "date": iso(at), **author})
+    return posts
+
+
+def profile(rng: random.Random, user_id: int) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "first_name": rng.choice(FIRST_NAMES),
+        "last_name": rng.choice(LAST_NAMES) if rng.random() < 0.5 else None,
+        "username": f"user{user_id % 100000}" if rng.random() < 0.6 else None,
+        "premium": rng.random() < 0.12,
+        "scam": False,
+        "verified": rng.random() < 0.01,
+        "phone": None,
+    }
+
+
+def event_times(rng: random.Random) -> list[datetime]:
+    before = [
+        START - timedelta(seconds=rng.randint(3600, 46 * 3600)) for _ in range(EVENTS_BEFORE_START)
+    ]
+    hours = list(range(24))
+    hour_weights = [1 if h < 7 else 4 if h < 19 else 3 for h in hours]
+    inside = [
+        START
+        + timedelta(days=rng.randrange(DAYS), hours=rng.choices(hours, hour_weights)[0])
+        + timedelta(seconds=rng.randrange(3600))
+        for _ in range(EVENTS_IN_WINDOW)
+    ]
+    out: list[datetime] = []
+    for t in sorted(before + inside):
+        out.append(max(t, out[-1] + timedelta(seconds=1)) if out else t)
+    return out
+
+
+def make_admin_log(rng: random.Random) -> tuple[list[dict[str, Any]], list[int]]:
+    """~300 events and the ids of users who may comment."""
+    events: list[dict[str, Any]] = []
+    profiles: dict[int, dict[str, Any]] = {}
+    members: dict[int, datetime] = {}  # joined in the log window, still in
+    gone: dict[int, datetime] = {}  # left, may come back
+    next_user = iter(rng.sample(range(5_100_000_000, 6_900_000_000), 2000))
+    event_id = FIRST_EVENT_ID
+
+    def new_user() -> int:
+        uid = next(next_user)
+        profiles[uid] = profile(rng, uid)
+        return uid
+
+    for t in event_times(rng):
+        r = rng.random()
+        settled = [u for u, at in members.items() if t - at > timedelta(minutes=20)]
+        returning = [u for u, at in gone.items() if t - at > timedelta(hours=1)]
+        if r < 0.10:  # an old subscriber (joined before the log window) leaves
+            uid, action = new_user(), "leave"
+            gone[uid] = t
+        elif r < 0.25 and settled:
+            uid, action = rng.choice(settled), "leave"
+            del members[uid]
+            gone[uid] = t
+        elif r < 0.33 and returning:
+            uid = rng.choice(returning)
+            action = rng.choices(("join", "join_by_invite", "join_by_request"), (45, 40, 15))[0]
+            del gone[uid]
+            members[uid] = t
+            p = profiles[uid] = dict(profiles[uid])
+            if rng.random() < 0.3:
+                p["username"] = f"{p['first_name'].lower()}_{uid % 1000}"
+            if rng.random() < 0.15:
+                p["premium"] = not p["premium"]
+        else:
+            uid = new_user()
+            action = rng.choices(
+                ("join", "join_by_invite", "join_by_request", "invite"), (50, 25, 12, 13)
+            )[0]
+            members[uid] = t
+        events.append({"id": event_id, "date": iso(t), "action": action, "user": profiles[uid]})
+        event_id += rng.randint(1, 4)
+    commenters = rng.sample(sorted(members), 30) + [new_user() for _ in range(10)]
+    return events, commenters
+
+
+def check(scenario: dict[str, Any]) -> None:
+    log = scenario["admin_log"]
+    assert {e["action"] for e in log} == {
+        "join",
+        "join_by_invite",
+        "join_by_request",
+        "invite",
+        "leave",
+    }
+    ids = [e["id"] for e in log]
+    dates = [e["date"] for e in log]
+    assert ids == sorted(set(ids))
+    assert dates == sorted(set(dates))
+    assert dates[0] >= iso(START - timedelta(hours=48))
+    seen: dict[int, list[str]] = {}
+    for e in log:
+        seen.setdefault(e["user"]["id"], []).append(e["action"])
+    rejoins = [a for a in seen.values() if "leave" in a[1:-1] and a[0] != "leave"]
+    assert any(a[-1] in ("join_by_invite", "join_by_request") for a in rejoins)
+    assert any(a == ["leave"] for a in seen.values())
+    posts = scenario["posts"]
+    assert [p["id"] for p in posts] == sorted(p["id"] for p in posts)
+    assert any(p.get("discussion") is False for p in posts)
+    for p in posts:
+        cids = [c["id"] for c in p.get("comments", [])]
+        assert cids == sorted(set(cids))
+        assert all(c["date"] > p["date"] for c in p.get("comments", []))
+
+
+def render(scenario: dict[str, Any]) -> str:
+    """Readable JSON: one line per post field and per admin-log event."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    head = [f" {dump(k)}: {dump(scenario[k])}," for k in ("channel", "start", "end", "interval_s")]
+    posts = []
+    for p in scenario["posts"]:
+        fields = [f"{dump(k)}: {dump(v)}" for k, v in p.items()]
+        posts.append("  {" + ",\n   ".join(fields) + "}")
+    events = [f"  {dump(e)}" for e in scenario["admin_log"]]
+    return "\n".join(
+        [
+            "{",
+            *head,
+            ' "posts": [',
+            ",\n".join(posts),
+            " ],",
+            ' "admin_log": [',
+            ",\n".join(events),
+            " ]",
+            "}",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    rng = random.Random(SEED) (reproducible demo data, not secrets)
+    admin_log, commenters = make_admin_log(rng)
+    scenario = {
+        "channel": CHANNEL,
+        "start": iso(START),
+        "end": iso(END),
+        "interval_s": 300,
+        "posts": make_posts(rng, commenters),
+        "admin_log": admin_log,
+    }
+    check(scenario)
+    text = render(scenario)
+    assert json.loads(text) == scenario
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT} ({len(text.encode())} bytes)")
+
+
+if __name__ == "__main__":
+    main()
