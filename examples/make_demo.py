@@ -282,7 +282,7 @@ def render(scenario: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    rng = random.Random(SEED) (reproducible demo data, not secrets)
+    rng = random.Random(SEED)  # reproducible demo data, not secrets
     admin_log, commenters = make_admin_log(rng)
     scenario = {
         "channel": CHANNEL,
