@@ -78,6 +78,16 @@ _COMMENT_IN_COLUMNS = (
 _POST_COLUMNS = (("timestamp", "timestamptz"), ("tg_channel_id", "int8"), *_POST_IN_COLUMNS)
 _SNAPSHOT_COLUMNS = (("tg_channel_id", "int8"), *_SNAPSHOT_IN_COLUMNS)
 
+_TRACKED_POSTS = sql.SQL("""
+SELECT p.tg_post_id, p.date_of_post, p.comments_messages_count,
+       (SELECT max(c.tg_comment_id) FROM stat_comment c
+        WHERE c.tg_channel_id = p.tg_channel_id AND c.tg_post_id = p.tg_post_id),
+       p.has_discussion
+FROM stat_post p
+WHERE {where}
+ORDER BY p.tg_post_id
+""")
+
 _EXISTING_POSTS = """
 SELECT p.tg_post_id
 FROM stat_post p JOIN unnest(%(ids)s::int8[]) AS n(id) ON p.tg_post_id = n.id
@@ -423,20 +433,20 @@ class PostgresStatSession(StatSession):
         *,
         since: datetime | None = None,
     ) -> Sequence[TrackedPost]:
-        rows = await self._fetchall(
-            """
-            SELECT p.tg_post_id, p.date_of_post, p.comments_messages_count,
-                   (SELECT max(c.tg_comment_id) FROM stat_comment c
-                    WHERE c.tg_channel_id = p.tg_channel_id AND c.tg_post_id = p.tg_post_id),
-                   p.has_discussion
-            FROM stat_post p
-            WHERE p.tg_channel_id = %(c)s
-              AND (%(ids)s::int8[] IS NULL OR p.tg_post_id = ANY(%(ids)s::int8[]))
-              AND (%(since)s::timestamptz IS NULL OR p.date_of_post >= %(since)s)
-            ORDER BY p.tg_post_id
-            """,
-            {"c": channel_id, "ids": None if ids is None else list(ids), "since": since},
-        )
+        # Only the filters in use go into the statement: an "(x IS NULL OR ...)" filter
+        # would keep the planner off the (channel, post) and (channel, date) indexes.
+        filters = [sql.SQL("p.tg_channel_id = %(c)s")]
+        if ids is not None:
+            filters.append(sql.SQL("p.tg_post_id = ANY(%(ids)s::int8[])"))
+        if since is not None:
+            filters.append(sql.SQL("p.date_of_post >= %(since)s"))
+        query = _TRACKED_POSTS.format(where=sql.SQL(" AND ").join(filters))
+        async with self._conn.cursor() as cur:
+            await cur.execute(
+                query,
+                {"c": channel_id, "ids": None if ids is None else list(ids), "since": since},
+            )
+            rows = await cur.fetchall()
         return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     async def older_posts(

@@ -279,6 +279,7 @@ class ReplayGateway(TelegramGateway):
         self._sc = scenario
         self._clock = clock
         self._posts = {p.id: p for p in scenario.posts}
+        self._post_ids = [p.id for p in scenario.posts]  # ascending (Scenario sorts them)
         self._faults = list(scenario.faults)
         self._banned = False
         self._requests: Counter[str] = Counter()
@@ -342,13 +343,11 @@ class ReplayGateway(TelegramGateway):
             has_discussion=p.discussion,
         )
 
-    def _visible(self) -> list[ScriptedPost]:
-        return [p for p in self._sc.posts if p.date <= self._clock.now]
-
     async def fetch_new_posts(self, channel_id: ChannelId, after: PostId | None) -> Sequence[Post]:
         self._check_channel(channel_id)
-        floor = after or 0
-        found = [p for p in self._visible() if p.id > floor]
+        now = self._clock.now
+        above = self._sc.posts[bisect.bisect_right(self._post_ids, after or 0) :]
+        found = [p for p in above if p.date <= now]
         # History pages run newest first and stop at min_id: a page per 100 posts, at least one.
         self._enter("posts", max(1, math.ceil(len(found) / PAGE_SIZE)))
         return [self._post(p) for p in found]
