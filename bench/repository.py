@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from _common import database
 from tgstat.adapters.postgres_repository import PostgresStatRepository
 from tgstat.domain.ids import ChannelId, PostId, SessionPk
 from tgstat.domain.model import ChannelConfig, Post, PostCounters, SealedSession
-from tgstat.flows.database import embedded_server, open_pool, socket_url
+from tgstat.flows.database import open_pool
 from tgstat.flows.migrate import migrate
 
 CHANNEL = ChannelId(1_000_000_001)
@@ -173,15 +170,6 @@ async def configure(url: str) -> None:
         async with repo.session() as s, s.transaction():
             pk = await s.upsert_session(SealedSession("+bench", 1, b"h", None))
             await s.upsert_channel(ChannelConfig(CHANNEL, "bench", SessionPk(pk)))
-
-
-@contextlib.contextmanager
-def database(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    with tempfile.TemporaryDirectory() as home, embedded_server(Path(home)) as sock:
-        yield socket_url(sock, f"bench_{uuid.uuid4().hex[:8]}")
 
 
 def main() -> None:

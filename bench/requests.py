@@ -18,23 +18,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import contextlib
 import math
 import os
 import random
 import resource
-import tempfile
 import time
 import tracemalloc
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from _common import database
 from tgstat.adapters.postgres_repository import PostgresStatRepository
 from tgstat.adapters.replay import ADMIN_LOG_RETENTION, PAGE_SIZE, Scenario
-from tgstat.flows.database import embedded_server, open_pool, socket_url
+from tgstat.flows.database import open_pool
 from tgstat.flows.migrate import migrate
 from tgstat.flows.replay import ReplaySummary, replay
 
@@ -241,15 +237,6 @@ def naive_requests(scenario: Scenario, *, skip_empty_threads: bool = False) -> d
 async def run_replay(url: str, scenario: Scenario) -> ReplaySummary:
     async with open_pool(url, max_size=4) as pool:
         return await replay(scenario, PostgresStatRepository(pool))
-
-
-@contextlib.contextmanager
-def database(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    with tempfile.TemporaryDirectory() as home, embedded_server(Path(home)) as sock:
-        yield socket_url(sock, f"bench_{uuid.uuid4().hex[:8]}")
 
 
 def _peak_rss_mb() -> float:

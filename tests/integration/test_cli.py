@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,26 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.integration.cli import clean_env, run_tgstat
 from tgstat.flows.database import EMBEDDED_DATABASE
-
-
-def run_tgstat(
-    *args: str, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tgstat.flows.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
-    env.update(extra)
-    return env
 
 
 class TestMigrateCommand:

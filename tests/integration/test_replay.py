@@ -6,15 +6,13 @@ Expected values are written by hand from the scenarios (tests/scenarios/), not c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.integration.cli import clean_env, run_tgstat
 from tgstat.adapters.postgres_repository import PostgresStatRepository
 from tgstat.adapters.replay import Scenario
 from tgstat.flows.replay import replay
@@ -212,22 +210,11 @@ class TestBanned:
         assert rows(db, "SELECT tg_post_id, views_1h FROM stat_post") == [(1, 300)]
 
     def test_cli_exit_and_message(self, db_url: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
-        env["TGSTAT_DATABASE_URL"] = db_url
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tgstat.flows.cli",
-                "replay",
-                str(SCENARIOS / "worked-example-banned.json"),
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
+        done = run_tgstat(
+            "replay",
+            str(SCENARIOS / "worked-example-banned.json"),
+            "--json",
+            env=clean_env(TGSTAT_DATABASE_URL=db_url),
         )
         assert done.returncode == 2
         assert done.stderr.startswith("tgstat: error: ")
@@ -282,23 +269,13 @@ class TestMembershipRules:
 
 
 def test_cli_json_summary(db_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
-    env["TGSTAT_DATABASE_URL"] = db_url
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tgstat.flows.cli",
-            "replay",
-            str(SCENARIOS / "worked-example.json"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
+    done = run_tgstat(
+        "replay",
+        str(SCENARIOS / "worked-example.json"),
+        "--json",
+        env=clean_env(TGSTAT_DATABASE_URL=db_url),
     )
+    assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["runs"] == 435
     assert summary["requests_total"] == sum(summary["requests"].values())

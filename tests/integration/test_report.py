@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.cli import clean_env, run_tgstat
 from tgstat.adapters.postgres_repository import PostgresStatRepository
 from tgstat.adapters.replay import Scenario
 from tgstat.flows.replay import replay
@@ -93,16 +91,12 @@ class TestReport:
 
     async def test_command(self, repo: PostgresStatRepository, db_url: str) -> None:
         await replay(Scenario.load(WORKED_EXAMPLE), repo)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
-        env["TGSTAT_DATABASE_URL"] = db_url
         done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "tgstat.flows.cli", "report", "--channel", str(CHANNEL)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
+            run_tgstat,
+            "report",
+            "--channel",
+            str(CHANNEL),
+            env=clean_env(TGSTAT_DATABASE_URL=db_url),
         )
         assert done.returncode == 0, done.stderr
         assert post_cells(done.stdout, 1)[3:6] == ["950", "300", "900"]
