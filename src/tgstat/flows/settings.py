@@ -26,6 +26,10 @@ class Settings:
     """TGSTAT_DATABASE_URL: a PostgreSQL server; None starts the embedded one in ``home``."""
     pool_max_size: int = 8
     """TGSTAT_DB_POOL_SIZE: maximum connections of the psycopg pool."""
+    secret_key: str | None = attrs.field(default=None, repr=False)
+    """TGSTAT_SECRET_KEY: Fernet key sealing secrets; None: a key file in ``home``."""
+    flood_sleep_threshold: int = 60
+    """TGSTAT_FLOOD_SLEEP_S: FloodWaits up to this many seconds Telethon sleeps itself."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -35,6 +39,8 @@ class Settings:
             home=Path(home).expanduser(),
             database_url=env.get("TGSTAT_DATABASE_URL") or None,
             pool_max_size=_positive_int(env, "TGSTAT_DB_POOL_SIZE", 8),
+            secret_key=env.get("TGSTAT_SECRET_KEY") or None,
+            flood_sleep_threshold=_positive_int(env, "TGSTAT_FLOOD_SLEEP_S", 60),
         )
 
 
