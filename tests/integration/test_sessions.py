@@ -36,7 +36,7 @@ class TestRoundTrip:
     """A .session file survives seal -> store -> load -> open with the same auth key."""
 
     async def test_same_auth_key(
-        self, session_file: bytes, repo: PostgresStatRepository, db_url: str
+        self, session_file: bytes, repo: PostgresStatRepository, db_url: str, tmp_path: Path
     ) -> None:
         seal = FernetSealer(Fernet.generate_key())
         async with repo.session() as s:
@@ -61,7 +61,7 @@ class TestRoundTrip:
         assert not directory.exists()
         assert handle.session_file is not None
         # the file read back is still a valid session
-        restored = directory.parent / "restored"
+        restored = tmp_path / "restored"
         restored.mkdir()
         (restored / SESSION_NAME).write_bytes(handle.session_file)
         again = SQLiteSession(str(restored / SESSION_NAME))

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 from telethon import TelegramClient, errors
+from telethon.tl import functions, types
 
 from tgstat.ports.gateway import DisconnectedError, RateLimitedError, SessionBannedError
 from tgstat.ports.signin import (
@@ -102,12 +103,15 @@ async def connect_authorized(client: Any) -> None:
     """
     try:
         await client.connect()
-        me = await client.get_me()
+        # Not client.get_me(): it turns every 401 into None and hides which error it was.
+        me = await client(functions.users.GetUsersRequest([types.InputUserSelf()]))
     except DEAD_SESSION_ERRORS as e:
         raise SessionBannedError(f"Telegram rejected the session: {type(e).__name__}") from e
+    except errors.UnauthorizedError as e:
+        raise SessionBannedError(f"the session is not signed in: {type(e).__name__}") from e
     except (ConnectionError, OSError) as e:
         raise DisconnectedError(f"cannot reach Telegram: {e}") from e
-    if me is None:
+    if not me:
         raise SessionBannedError("the session is not signed in (add it again)")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tgstat.adapters.replay import Scenario
 from tgstat.domain.errors import TgstatError
+from tgstat.flows import add_bot_session, add_channel
 from tgstat.flows.bootstrap import bootstrap
 from tgstat.flows.database import database_url
 from tgstat.flows.migrate import migrate, schema_summary
@@ -82,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(run=_replay)
 
+    p = sub.add_parser("add-bot-session", help="sign a Telegram account in and store it")
+    add_bot_session.add_arguments(p)
+    p.set_defaults(run=add_bot_session.run)
+
+    p = sub.add_parser("add-channel", help="add a channel by its dialog title")
+    add_channel.add_arguments(p)
+    p.set_defaults(run=add_channel.run)
+
     p = sub.add_parser("report", help="print posts and subscriptions per channel")
     p.add_argument("--channel", type=int, metavar="ID", help="only this channel (bare id)")
     p.set_defaults(run=_report)
@@ -90,11 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command(args.run, args)
+
+
+def run_command(run: Command, args: argparse.Namespace) -> int:
+    """Run a command; a TgstatError becomes one line on stderr and exit code 2."""
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    run: Command = args.run
     try:
         return run(args, Settings.from_env())
     except TgstatError as e:
