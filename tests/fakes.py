@@ -115,6 +115,11 @@ class FakeStatSession(StatSession):
         old = await self.get_session(pk)
         self._s.sessions[pk] = attrs.evolve(old, status=SessionStatus.BANNED, status_reason=reason)
 
+    async def store_session_file(self, pk: SessionPk, session_bytes: bytes) -> None:
+        self._write()
+        old = await self.get_session(pk)
+        self._s.sessions[pk] = attrs.evolve(old, session_bytes=session_bytes)
+
     async def upsert_channel(self, channel: ChannelConfig) -> None:
         self._write()
         old = self._s.channels.get(channel.channel_id)

@@ -141,3 +141,14 @@ class TestRepositoryContract:
                     pass
         async with any_repo.channel_session(CHANNEL):
             pass
+
+    async def test_store_session_file_keeps_status(self, any_repo: StatRepository) -> None:
+        async with any_repo.session() as s:
+            (stored,) = await s.enabled_sessions()
+            assert stored.pk is not None
+            async with s.transaction():
+                await s.mark_session_banned(stored.pk, "revoked", at(0))
+                await s.store_session_file(stored.pk, b"new sealed file")
+            again = await s.get_session(stored.pk)
+        assert again.session_bytes == b"new sealed file"
+        assert again.status.value == "banned"

@@ -321,6 +321,13 @@ class PostgresStatSession(StatSession):
             if cur.rowcount == 0:
                 raise UnknownSessionError(f"no session pool row with id {pk}")
 
+    async def store_session_file(self, pk: SessionPk, session_bytes: bytes) -> None:
+        await self._execute(
+            "UPDATE config__tg_bot_session_pool SET session_bytes = %(b)s, updated_at = now()"
+            " WHERE id = %(pk)s",
+            {"pk": pk, "b": session_bytes},
+        )
+
     async def upsert_channel(self, channel: ChannelConfig) -> None:
         await self._execute(
             """

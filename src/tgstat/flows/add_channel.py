@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
-
 from tgstat.adapters.telethon_gateway import TelethonGateway
 from tgstat.adapters.telethon_session import connect_authorized, session_client
 from tgstat.domain.errors import TgstatError
@@ -78,9 +76,7 @@ async def add_channel(
             async with app.repository.session() as s, s.transaction():
                 await s.upsert_channel(channel)
                 if handle.session_file is not None:
-                    await s.upsert_session(
-                        attrs.evolve(stored, session_bytes=seal.seal(handle.session_file))
-                    )
+                    await s.store_session_file(stored.pk, seal.seal(handle.session_file))
             return channel
 
 

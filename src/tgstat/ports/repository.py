@@ -81,6 +81,10 @@ class StatSession(Protocol):
 
     async def mark_session_banned(self, pk: SessionPk, reason: str, at: datetime) -> None: ...
 
+    async def store_session_file(self, pk: SessionPk, session_bytes: bytes) -> None:
+        """Replace only the (sealed) session file of a pool row, leaving its status alone."""
+        ...
+
     async def upsert_channel(self, channel: ChannelConfig) -> None:
         """Insert the channel, or update its name, username and session: never duplicates."""
         ...

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from tgstat.domain.horizons import Horizon, horizon_values
-from tgstat.domain.ids import ChannelId, CommentId, PostId
+from tgstat.domain.ids import ChannelId, CommentId, PostId, SessionPk
 from tgstat.domain.membership import merge_events
 from tgstat.domain.model import ChannelConfig, Comment, CounterSnapshot, Post
 from tgstat.domain.planning import (
@@ -63,14 +63,16 @@ async def collect_channel(
     now: datetime,
     policy: CollectPolicy | None = None,
     sleep: Sleep = asyncio.sleep,
+    session_pk: SessionPk | None = None,
 ) -> CollectReport:
     """Collect one channel at ``now`` under its lock.
 
     Each step commits on its own, in this order: new posts, counter refresh, horizon
     values, admin log, follow-ups. A failure stops the cycle and keeps what was committed;
     the next cycle catches up (the admin-log cursor only moves with the events it stored).
-    A banned session is marked ``banned`` before SessionBannedError propagates. Raises
-    ChannelBusyError when another cycle of the channel is running.
+    A banned session (``session_pk``, by default the channel's own) is marked ``banned``
+    before SessionBannedError propagates. Raises ChannelBusyError when another cycle of the
+    channel is running.
     """
     policy = policy or CollectPolicy()
     before = dict(gateway.request_counts())
@@ -81,7 +83,9 @@ async def collect_channel(
             await cycle.run()
         except SessionBannedError as e:
             async with session.transaction():
-                await session.mark_session_banned(channel.session_pk, _reason(e), now)
+                await session.mark_session_banned(
+                    session_pk or channel.session_pk, _reason(e), now
+                )
             raise
         error = await cycle.schedule_followups(scheduler)
         pending = len(await session.pending_followups(channel_id, now))
