@@ -24,3 +24,12 @@ demo:
 # repository upsert throughput vs raw COPY (see README)
 bench-repository rows="100000":
     python bench/repository.py --rows {{rows}}
+
+# serve tg-collect every 300 s; starts a local Prefect server (UI on :4200) when
+# PREFECT_API_URL is unset. Ctrl-C stops both.
+serve:
+    tgstat serve
+
+# one collection cycle of every configured channel, now, without Prefect
+collect:
+    tgstat collect

@@ -22,6 +22,7 @@ from tgstat.adapters.postgres_repository import Pool, PostgresStatRepository
 from tgstat.domain.errors import TgstatError
 from tgstat.flows.database import embedded_server, open_pool, socket_url
 from tgstat.flows.migrate import migrate
+from tgstat.flows.prefect_server import local_prefect_server
 
 TEMPLATE = f"tgstat_test_template_{os.getpid()}"
 
@@ -129,3 +130,13 @@ def _db(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(name="prefect_api_url", scope="session")
+def _prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """API URL (``.../api``) of a real Prefect server on the embedded PostgreSQL, per session."""
+    try:
+        with local_prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
+            yield url
+    except TgstatError as e:
+        pytest.exit(f"integration tests need a Prefect server: {e}", returncode=3)

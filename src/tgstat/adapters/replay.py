@@ -9,9 +9,9 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -260,6 +260,19 @@ class SimClock:
     now: datetime
 
 
+class WallClock:
+    """Real time, for serving a scenario as if it were a live channel (a dry run)."""
+
+    @property
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Clock(Protocol):
+    @property
+    def now(self) -> datetime: ...
+
+
 def _reaction(key: str, count: int) -> ReactionCount:
     if key == "paid":
         return ReactionCount.paid(count)
@@ -275,7 +288,7 @@ class ReplayGateway(TelegramGateway):
     100 admin-log events per page, 100 ids per counter refresh.
     """
 
-    def __init__(self, scenario: Scenario, clock: SimClock) -> None:
+    def __init__(self, scenario: Scenario, clock: Clock) -> None:
         self._sc = scenario
         self._clock = clock
         self._posts = {p.id: p for p in scenario.posts}

@@ -6,16 +6,21 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tgstat.adapters.replay import Scenario
 from tgstat.domain.errors import TgstatError
-from tgstat.flows import add_bot_session, add_channel
+from tgstat.flows import add_bot_session, add_channel, serve
 from tgstat.flows.bootstrap import bootstrap
+from tgstat.flows.collection import Outcome, raise_for_failures, run_collection, summary
 from tgstat.flows.database import database_url
 from tgstat.flows.migrate import migrate, schema_summary
+from tgstat.flows.prefect_server import local_prefect_server
 from tgstat.flows.replay import ReplaySummary, replay
 from tgstat.flows.report import build_report
 from tgstat.flows.settings import Settings
@@ -62,6 +67,45 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace, settings: Settings) -> int:
+    with database_url(settings) as url:
+        outcomes = asyncio.run(_run_collect(settings, url, args.channel, args.phone))
+    print(summary(outcomes))
+    raise_for_failures(outcomes)
+    return 0
+
+
+async def _run_collect(
+    settings: Settings, url: str, channel: str | None, phone: str | None
+) -> list[Outcome]:
+    async with bootstrap(settings, url) as app:
+        return await run_collection(settings, app, channel, phone)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.prefect_api_url is not None:
+        return serve.run(args, settings)
+    with local_prefect_server(settings.home, port=args.port) as api_url:
+        print(
+            f"Prefect server and UI at {api_url.removesuffix('/api')}; serving tg-collect"
+            " every 300 s. Ctrl-C stops both.",
+            flush=True,
+        )
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tgstat.flows.serve"],
+            env={**os.environ, "PREFECT_API_URL": api_url},
+        )
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            raise
+
+
 async def _run_replay(settings: Settings, url: str, scenario: Scenario) -> ReplaySummary:
     async with bootstrap(settings, url) as app:
         return await replay(scenario, app.repository)
@@ -82,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="scenario JSON (see shared/SCENARIO.md)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(run=_replay)
+
+    p = sub.add_parser("collect", help="collect configured channels once, now")
+    p.add_argument("--channel", help="title or id (default: every channel)")
+    p.add_argument("--phone", help="only the channels of this session")
+    p.set_defaults(run=_collect)
+
+    p = sub.add_parser(
+        "serve", help="serve tg-collect every 300 s (starts a local Prefect server if needed)"
+    )
+    p.add_argument("--port", type=int, default=4200, help="local Prefect server port")
+    p.set_defaults(run=_serve)
 
     p = sub.add_parser("add-bot-session", help="sign a Telegram account in and store it")
     add_bot_session.add_arguments(p)

@@ -30,6 +30,12 @@ class Settings:
     """TGSTAT_SECRET_KEY: Fernet key sealing secrets; None: a key file in ``home``."""
     flood_sleep_threshold: int = 60
     """TGSTAT_FLOOD_SLEEP_S: FloodWaits up to this many seconds Telethon sleeps itself."""
+    prefect_api_url: str | None = None
+    """PREFECT_API_URL: where follow-up runs are scheduled; None: they stay pending."""
+    collect_concurrency: int = 4
+    """TGSTAT_COLLECT_CONCURRENCY: sessions collected at once by one flow run."""
+    replay_scenario: Path | None = None
+    """TGSTAT_REPLAY_SCENARIO: serve this scenario on the wall clock instead of Telegram."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +47,11 @@ class Settings:
             pool_max_size=_positive_int(env, "TGSTAT_DB_POOL_SIZE", 8),
             secret_key=env.get("TGSTAT_SECRET_KEY") or None,
             flood_sleep_threshold=_positive_int(env, "TGSTAT_FLOOD_SLEEP_S", 60),
+            prefect_api_url=env.get("PREFECT_API_URL") or None,
+            collect_concurrency=_positive_int(env, "TGSTAT_COLLECT_CONCURRENCY", 4),
+            replay_scenario=Path(env["TGSTAT_REPLAY_SCENARIO"]).expanduser()
+            if env.get("TGSTAT_REPLAY_SCENARIO")
+            else None,
         )
 
 

@@ -83,9 +83,7 @@ async def collect_channel(
             await cycle.run()
         except SessionBannedError as e:
             async with session.transaction():
-                await session.mark_session_banned(
-                    session_pk or channel.session_pk, _reason(e), now
-                )
+                await session.mark_session_banned(session_pk or channel.session_pk, _reason(e), now)
             raise
         error = await cycle.schedule_followups(scheduler)
         pending = len(await session.pending_followups(channel_id, now))

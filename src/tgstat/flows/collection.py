@@ -1,0 +1,229 @@
+"""Real collection runs: choose channels, give each session one Telegram client, collect
+them concurrently with a bound. Used by the ``tg-collect`` flow and ``tgstat collect``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
+
+import attrs
+import httpx
+
+from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
+from tgstat.adapters.replay import ReplayGateway, Scenario, WallClock
+from tgstat.domain.errors import TgstatError
+from tgstat.domain.ids import SessionPk
+from tgstat.domain.model import ChannelConfig
+from tgstat.domain.planning import FollowUp
+from tgstat.flows.add_bot_session import normalize_phone
+from tgstat.flows.bootstrap import App
+from tgstat.flows.secrets import sealer
+from tgstat.flows.settings import Settings
+from tgstat.flows.telegram import live_telegram
+from tgstat.ports.gateway import SessionBannedError, TelegramGateway
+from tgstat.ports.repository import ChannelBusyError, StatRepository
+from tgstat.ports.scheduler import Scheduler, SchedulerError
+from tgstat.services.collect import CollectReport, collect_channel
+
+
+class ChannelSelectionError(TgstatError):
+    """Raised when the requested channel or phone matches no configured channel."""
+
+
+class CollectionFailedError(TgstatError):
+    """Raised after a run in which at least one channel failed; names each of them."""
+
+
+class UnconfiguredScheduler(Scheduler):
+    """Without PREFECT_API_URL follow-ups cannot be scheduled: they stay pending."""
+
+    async def schedule(self, followup: FollowUp) -> None:
+        raise SchedulerError("PREFECT_API_URL is not set: follow-ups stay pending")
+
+
+@attrs.frozen
+class Outcome:
+    """What happened to one channel in a run."""
+
+    channel: ChannelConfig
+    status: str  # "collected" | "skipped" | "failed"
+    report: CollectReport | None = None
+    error: str | None = None
+
+
+GatewayLease = AbstractAsyncContextManager[tuple[TelegramGateway, SessionPk]]
+GatewaySource = Callable[[ChannelConfig], GatewayLease]
+
+
+def telethon_source(repository: StatRepository, settings: Settings) -> GatewaySource:
+    """A live Telethon gateway per session group (see ``flows.telegram.live_telegram``)."""
+    seal = sealer(settings)
+
+    @asynccontextmanager
+    async def lease(channel: ChannelConfig) -> AsyncIterator[tuple[TelegramGateway, SessionPk]]:
+        async with live_telegram(channel, repository, seal, settings) as live:
+            assert live.session.pk is not None
+            yield live.gateway, live.session.pk
+
+    return lease
+
+
+def replay_source(scenario: Scenario) -> GatewaySource:
+    """The scenario's channel answered on the wall clock (TGSTAT_REPLAY_SCENARIO)."""
+    gateway = ReplayGateway(scenario, WallClock())
+
+    @asynccontextmanager
+    async def lease(channel: ChannelConfig) -> AsyncIterator[tuple[TelegramGateway, SessionPk]]:
+        yield gateway, channel.session_pk
+
+    return lease
+
+
+def select(
+    channels: Sequence[ChannelConfig], channel: str | None, session_pks: set[SessionPk] | None
+) -> list[ChannelConfig]:
+    """Channels by title or id, by session, or all of them."""
+    chosen = list(channels)
+    if channel is not None:
+        chosen = [c for c in chosen if channel in (c.name, str(c.channel_id))]
+        if not chosen:
+            raise ChannelSelectionError(f"no configured channel titled or numbered {channel!r}")
+    if session_pks is not None:
+        chosen = [c for c in chosen if c.session_pk in session_pks]
+        if not chosen:
+            raise ChannelSelectionError("no configured channel uses that phone's session")
+    return chosen
+
+
+async def collect_many(
+    channels: Sequence[ChannelConfig],
+    *,
+    repository: StatRepository,
+    scheduler: Scheduler,
+    source: GatewaySource,
+    concurrency: int,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[Outcome]:
+    """Collect every channel once; one channel's failure does not stop the others.
+
+    Channels of one session share one client, in turn; sessions run concurrently, at most
+    ``concurrency`` at once, all on this event loop (a Telethon client must not change
+    loops).
+    """
+    groups: dict[SessionPk, list[ChannelConfig]] = defaultdict(list)
+    for channel in channels:
+        groups[channel.session_pk].append(channel)
+    bound = asyncio.Semaphore(concurrency)
+
+    async def run_group(group: list[ChannelConfig]) -> list[Outcome]:
+        async with bound:
+            try:
+                async with source(group[0]) as (gateway, session_pk):
+                    return [
+                        await _collect_one(c, gateway, session_pk, repository, scheduler, clock)
+                        for c in group
+                    ]
+            except TgstatError as e:  # no usable session, key error, banned on connect
+                return [Outcome(c, "failed", error=_describe(e)) for c in group]
+
+    results = await asyncio.gather(*(run_group(g) for g in groups.values()))
+    return [outcome for group in results for outcome in group]
+
+
+async def _collect_one(
+    channel: ChannelConfig,
+    gateway: TelegramGateway,
+    session_pk: SessionPk,
+    repository: StatRepository,
+    scheduler: Scheduler,
+    clock: Callable[[], datetime],
+) -> Outcome:
+    try:
+        report = await collect_channel(
+            channel.channel_id,
+            repository=repository,
+            gateway=gateway,
+            scheduler=scheduler,
+            now=clock(),
+            session_pk=session_pk,
+        )
+    except ChannelBusyError as e:
+        return Outcome(channel, "skipped", error=str(e))
+    except SessionBannedError as e:
+        return Outcome(channel, "failed", error=f"{_describe(e)} (session {session_pk} banned)")
+    except TgstatError as e:
+        return Outcome(channel, "failed", error=_describe(e))
+    return Outcome(channel, "collected", report=report)
+
+
+def _describe(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """One line per channel, for logs and the CLI."""
+    lines = []
+    for o in outcomes:
+        head = f"{o.channel.name!r} ({o.channel.channel_id}): {o.status}"
+        if o.report is not None:
+            r = o.report
+            head += (
+                f", {r.posts_new} new posts, {r.posts_refreshed} refreshed,"
+                f" {r.comments_fetched} comments, {r.events_merged} admin-log events,"
+                f" {sum(r.requests.values())} requests"
+            )
+            if r.scheduler_error:
+                head += f", {r.followups_pending} follow-ups pending ({r.scheduler_error})"
+        if o.error is not None and o.status != "collected":
+            head += f": {o.error}"
+        lines.append(head)
+    return "\n".join(lines)
+
+
+def raise_for_failures(outcomes: Sequence[Outcome]) -> None:
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        names = "; ".join(f"{o.channel.name!r} ({o.error})" for o in failed)
+        raise CollectionFailedError(f"{len(failed)} of {len(outcomes)} channels failed: {names}")
+
+
+@asynccontextmanager
+async def scheduler_for(settings: Settings) -> AsyncIterator[Scheduler]:
+    if settings.prefect_api_url is None:
+        yield UnconfiguredScheduler()
+        return
+    async with httpx.AsyncClient(base_url=settings.prefect_api_url, timeout=10) as http:
+        yield PrefectRestScheduler(http)
+
+
+async def run_collection(
+    settings: Settings, app: App, channel: str | None, phone: str | None
+) -> list[Outcome]:
+    """The composition root of a real run: channels, gateways, scheduler."""
+    async with app.repository.session() as s:
+        channels = await s.list_channels()
+        pks = None
+        if phone is not None:
+            wanted = normalize_phone(phone)
+            pks = {
+                x.pk
+                for x in await s.enabled_sessions()
+                if x.phone_number == wanted and x.pk is not None
+            }
+    chosen = select(channels, channel, pks)
+    source = (
+        replay_source(Scenario.load(settings.replay_scenario))
+        if settings.replay_scenario is not None
+        else telethon_source(app.repository, settings)
+    )
+    async with scheduler_for(settings) as scheduler:
+        return await collect_many(
+            chosen,
+            repository=app.repository,
+            scheduler=scheduler,
+            source=source,
+            concurrency=settings.collect_concurrency,
+        )
