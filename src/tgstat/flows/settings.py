@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,6 +37,20 @@ class Settings:
     """TGSTAT_COLLECT_CONCURRENCY: sessions collected at once by one flow run."""
     replay_scenario: Path | None = None
     """TGSTAT_REPLAY_SCENARIO: serve this scenario on the wall clock instead of Telegram."""
+    lake_url: str | None = None
+    """TGSTAT_LAKE_URL: lake root, a directory or ``s3://bucket/prefix``; None: home/lake."""
+    lake_tz: str = "UTC"
+    """TGSTAT_LAKE_TZ: time zone whose calendar days partition the lake."""
+    bot_token: str | None = attrs.field(default=None, repr=False)
+    """TGSTAT_BOT_TOKEN: Bot API token for ``lake poll`` / ``lake set-webhook``."""
+    bot_secret_token: str | None = attrs.field(default=None, repr=False)
+    """TGSTAT_BOT_SECRET_TOKEN: the webhook's X-Telegram-Bot-Api-Secret-Token."""
+    bot_chat_ids: frozenset[int] | None = None
+    """TGSTAT_BOT_CHAT_IDS: only these chats are stored; None: every chat."""
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake_url or str(self.home / "lake")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +67,11 @@ class Settings:
             replay_scenario=Path(env["TGSTAT_REPLAY_SCENARIO"]).expanduser()
             if env.get("TGSTAT_REPLAY_SCENARIO")
             else None,
+            lake_url=env.get("TGSTAT_LAKE_URL") or None,
+            lake_tz=_time_zone(env.get("TGSTAT_LAKE_TZ") or "UTC"),
+            bot_token=env.get("TGSTAT_BOT_TOKEN") or None,
+            bot_secret_token=env.get("TGSTAT_BOT_SECRET_TOKEN") or None,
+            bot_chat_ids=_chat_ids(env.get("TGSTAT_BOT_CHAT_IDS")),
         )
 
 
@@ -66,3 +86,22 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _time_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"TGSTAT_LAKE_TZ is not a known time zone: {name!r}") from None
+    return name
+
+
+def _chat_ids(raw: str | None) -> frozenset[int] | None:
+    if not raw or not raw.strip():
+        return None
+    try:
+        return frozenset(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise SettingsError(
+            f"TGSTAT_BOT_CHAT_IDS must be comma-separated chat ids, got {raw!r}"
+        ) from None

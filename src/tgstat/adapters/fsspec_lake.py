@@ -1,0 +1,161 @@
+"""FsspecLakeStore: the lake on a local directory (durable, atomic) or on S3 via fsspec."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tgstat.domain.lake import FlatMessage
+from tgstat.ports.lake import LakeError, LakeStore
+
+SCHEMA = pa.schema(
+    [
+        pa.field("message_id", pa.int64(), nullable=False),
+        pa.field("user_id", pa.int64()),
+        pa.field("user_is_bot", pa.bool_()),
+        pa.field("user_first_name", pa.string()),
+        pa.field("chat_id", pa.int64(), nullable=False),
+        pa.field("chat_type", pa.string(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("date", pa.int64(), nullable=False),
+    ]
+)
+COLUMNS = SCHEMA.names
+PART = "part-0.parquet"
+
+
+def _partition(day: date) -> str:
+    return f"context_date={day.isoformat()}"
+
+
+class FsspecLakeStore(LakeStore):
+    """Lake root ``root``: a local path, or any fsspec URL (``s3://bucket/prefix``).
+
+    Local writes go to a dot-named temporary file, are fsynced, then linked or renamed
+    into place (and the directory fsynced), so readers never see a partial file. Object
+    stores are atomic per object already.
+    """
+
+    def __init__(self, root: str, **storage_options: Any) -> None:
+        self._fs, path = fsspec.core.url_to_fs(root, **storage_options)
+        self._root = path.rstrip("/")
+        self._local = "file" in (
+            self._fs.protocol if isinstance(self._fs.protocol, tuple) else (self._fs.protocol,)
+        )
+        self._url = root.rstrip("/")
+
+    def _dir(self, area: str, day: date) -> str:
+        return f"{self._root}/{area}/telegram/{_partition(day)}"
+
+    def put_raw(self, day: date, update_id: int, body: bytes) -> bool:
+        directory = self._dir("raw", day)
+        final = f"{directory}/{update_id}.json"
+        try:
+            if self._local:
+                return _durable_create(Path(directory), Path(final), body)
+            if self._fs.exists(final):
+                return False
+            self._fs.pipe_file(final, body)
+            return True
+        except OSError as e:
+            raise LakeError(f"cannot store update {update_id} under {self._url}: {e}") from e
+
+    def raw_names(self, day: date) -> Sequence[str]:
+        directory = self._dir("raw", day)
+        try:
+            if not self._fs.exists(directory):
+                return []
+            names = [p.rsplit("/", 1)[-1] for p in self._fs.ls(directory, detail=False)]
+        except OSError as e:
+            raise LakeError(f"cannot list {directory}: {e}") from e
+        return sorted(n for n in names if n.endswith(".json") and not n.startswith("."))
+
+    def read_raw(self, day: date, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+        directory = self._dir("raw", day)
+        if not names:
+            return
+        paths = [f"{directory}/{n}" for n in names]
+        if self._local:
+            for name, path in zip(names, paths, strict=True):
+                yield name, Path(path).read_bytes()
+            return
+        found = self._fs.cat(paths)  # one concurrent batch request on object stores
+        for name, path in zip(names, paths, strict=True):
+            yield name, found[path]
+
+    def quarantine(self, day: date, name: str) -> None:
+        target_dir = self._dir("quarantine", day)
+        self._fs.makedirs(target_dir, exist_ok=True)
+        self._fs.mv(f"{self._dir('raw', day)}/{name}", f"{target_dir}/{name}")
+
+    def write_enriched(self, day: date, batches: Iterable[Sequence[FlatMessage]]) -> str:
+        directory = self._dir("enriched", day)
+        final = f"{directory}/{PART}"
+        temp = f"{directory}/.{PART}.{uuid.uuid4().hex}.tmp"
+        self._fs.makedirs(directory, exist_ok=True)
+        try:
+            with self._fs.open(temp, "wb") as out:
+                with pq.ParquetWriter(out, SCHEMA, compression="zstd") as writer:
+                    for batch in batches:
+                        if batch:
+                            writer.write_table(_to_table(batch))
+                if self._local:
+                    out.flush()
+                    os.fsync(out.fileno())
+            if self._local:
+                os.replace(temp, final)
+                _fsync_dir(Path(directory))
+            else:
+                self._fs.mv(temp, final)
+        finally:
+            if self._fs.exists(temp):
+                self._fs.rm(temp)
+        return f"{self._url}/enriched/telegram/{_partition(day)}/{PART}"
+
+    def enriched_glob(self) -> str:
+        return f"{self._url}/enriched/telegram/*/*.parquet"
+
+
+def _to_table(rows: Sequence[FlatMessage]) -> pa.Table:
+    return pa.Table.from_pydict(
+        {name: [getattr(r, name) for r in rows] for name in COLUMNS}, schema=SCHEMA
+    )
+
+
+def _durable_create(directory: Path, final: Path, body: bytes) -> bool:
+    """Write ``final`` exactly once: temp file, fsync, hard link (fails if it exists)."""
+    if final.exists():
+        return False
+    directory.mkdir(parents=True, exist_ok=True)
+    temp = directory / f".{final.name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temp, final)
+        created = True
+    except FileExistsError:
+        created = False  # a concurrent request for the same update won
+    finally:
+        os.unlink(temp)
+    _fsync_dir(directory)
+    return created
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,51 @@
+"""The lake storage port: raw updates by day, enriched Parquet by day, a quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import Protocol
+
+from tgstat.domain.errors import TgstatError
+from tgstat.domain.lake import FlatMessage
+
+
+class LakeError(TgstatError):
+    """Raised when the lake storage cannot be read or written."""
+
+
+class LakeStore(Protocol):
+    """Layout under the lake root (hive partitions, one calendar day each):
+
+    - ``raw/telegram/context_date=YYYY-MM-DD/<update_id>.json``: updates as received;
+    - ``enriched/telegram/context_date=YYYY-MM-DD/part-0.parquet``: one file per day;
+    - ``quarantine/telegram/context_date=YYYY-MM-DD/<name>``: raw files that failed to parse.
+    """
+
+    def put_raw(self, day: date, update_id: int, body: bytes) -> bool:
+        """Store ``body`` durably before returning; False when that update is already stored.
+
+        Never exposes a partial file under its final name.
+        """
+        ...
+
+    def raw_names(self, day: date) -> Sequence[str]:
+        """File names of the day's raw updates, sorted."""
+        ...
+
+    def read_raw(self, day: date, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+        """(name, bytes) of the given raw files, in order."""
+        ...
+
+    def quarantine(self, day: date, name: str) -> None:
+        """Move a raw file out of the day's partition into the quarantine."""
+        ...
+
+    def write_enriched(self, day: date, batches: Iterable[Sequence[FlatMessage]]) -> str:
+        """Replace the day's enriched partition with the rows of ``batches`` (streamed,
+        one Parquet row group per batch) atomically; return the file's path."""
+        ...
+
+    def enriched_glob(self) -> str:
+        """A glob over every enriched Parquet file, for query engines."""
+        ...
