@@ -321,7 +321,7 @@ def canned_client(
 
 def canned_client_class(telegram: CannedTelegram) -> Any:
     """A TelegramClient subclass whose instances (built on a real session file by
-    ``telethon_session.session_client``) are answered by ``telegram``, never connecting."""
+    ``telethon.session.session_client``) are answered by ``telegram``, never connecting."""
 
     class CannedClient(TelegramClient):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:

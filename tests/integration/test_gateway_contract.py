@@ -23,7 +23,7 @@ from tests.telethon_canned import (
     user,
 )
 from tgstat.adapters.replay import ReplayGateway, Scenario, SimClock
-from tgstat.adapters.telethon_gateway import TelethonGateway
+from tgstat.adapters.telethon.gateway import TelethonGateway
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId
 from tgstat.domain.model import Comment, MemberEvent, Post
 from tgstat.ports.gateway import (

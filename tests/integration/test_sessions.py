@@ -14,7 +14,7 @@ from telethon.sessions import SQLiteSession
 
 from tgstat.adapters.fernet_sealer import FernetSealer
 from tgstat.adapters.postgres_repository import PostgresStatRepository
-from tgstat.adapters.telethon_session import SESSION_NAME, session_client
+from tgstat.adapters.telethon.session import SESSION_NAME, session_client
 from tgstat.domain.model import SealedSession
 from tgstat.flows.secrets import load_or_create_key, sealer
 from tgstat.flows.settings import Settings

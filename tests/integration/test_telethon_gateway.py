@@ -23,7 +23,7 @@ from tests.telethon_canned import (
     thread,
     user,
 )
-from tgstat.adapters.telethon_gateway import TelethonGateway
+from tgstat.adapters.telethon.gateway import TelethonGateway
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId
 from tgstat.domain.model import AuthorKind, MemberAction, ReactionCount, UserProfile
 from tgstat.domain.planning import batches

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import attrs
 
-from tgstat.adapters.telethon_session import TelethonSignIn, session_client
+from tgstat.adapters.telethon.session import TelethonSignIn, session_client
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.ids import SessionPk
 from tgstat.domain.model import SealedSession, SessionStatus

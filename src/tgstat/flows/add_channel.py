@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tgstat.adapters.telethon_gateway import TelethonGateway
-from tgstat.adapters.telethon_session import connect_authorized, session_client
+from tgstat.adapters.telethon.gateway import TelethonGateway
+from tgstat.adapters.telethon.session import connect_authorized, session_client
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.model import ChannelConfig, SealedSession
 from tgstat.flows.add_bot_session import normalize_phone

@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from tgstat.adapters.telethon_gateway import TelethonGateway
-from tgstat.adapters.telethon_session import connect_authorized, session_client
+from tgstat.adapters.telethon.gateway import TelethonGateway
+from tgstat.adapters.telethon.session import connect_authorized, session_client
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.model import ChannelConfig, SealedSession
 from tgstat.flows.settings import Settings

@@ -13,6 +13,7 @@ from typing import Any
 from telethon import errors
 from telethon.tl import functions, types
 
+from tgstat.adapters.telethon.session import DEAD_SESSION_ERRORS
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId, UserId
 from tgstat.domain.model import (
     AuthorKind,
@@ -65,15 +66,6 @@ _MEDIA_KINDS = {
     types.MessageMediaVenue: "geo",
     types.MessageMediaContact: "contact",
 }
-
-_SESSION_DEAD = (
-    errors.UserDeactivatedBanError,
-    errors.UserDeactivatedError,
-    errors.AuthKeyUnregisteredError,
-    errors.SessionRevokedError,
-    errors.SessionExpiredError,
-    errors.AuthKeyDuplicatedError,
-)
 
 
 class TelethonGateway(TelegramGateway):
@@ -243,7 +235,7 @@ class TelethonGateway(TelegramGateway):
                 f"Telegram asks to wait {e.seconds} s (FloodWait on {asked})",
                 retry_after=float(e.seconds),
             ) from e
-        except _SESSION_DEAD as e:
+        except DEAD_SESSION_ERRORS as e:
             raise SessionBannedError(f"Telegram rejected the session: {type(e).__name__}") from e
         except (errors.ChannelPrivateError, errors.ChatAdminRequiredError) as e:
             raise ChannelForbiddenError(
