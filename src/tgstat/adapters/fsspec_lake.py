@@ -71,30 +71,44 @@ class FsspecLakeStore(LakeStore):
     def raw_names(self, day: date) -> Sequence[str]:
         directory = self._dir("raw", day)
         try:
-            if not self._fs.exists(directory):
-                return []
-            names = [p.rsplit("/", 1)[-1] for p in self._fs.ls(directory, detail=False)]
+            if self._local:
+                names = os.listdir(directory)
+            else:
+                # fsspec caches listings (and filesystem instances): a long-lived process
+                # would miss files the webhook wrote since its first listing.
+                self._fs.invalidate_cache(directory)
+                if not self._fs.exists(directory):
+                    return []
+                names = [p.rsplit("/", 1)[-1] for p in self._fs.ls(directory, detail=False)]
+        except FileNotFoundError:
+            return []
         except OSError as e:
             raise LakeError(f"cannot list {directory}: {e}") from e
         return sorted(n for n in names if n.endswith(".json") and not n.startswith("."))
 
     def read_raw(self, day: date, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         directory = self._dir("raw", day)
-        if not names:
-            return
-        paths = [f"{directory}/{n}" for n in names]
-        if self._local:
+        try:
+            if self._local:
+                for start in range(0, len(names), _READ_AHEAD):
+                    yield from _read_local(directory, names[start : start + _READ_AHEAD])
+                return
+            if not names:
+                return
+            paths = [f"{directory}/{n}" for n in names]
+            found = self._fs.cat(paths)  # one concurrent batch request on object stores
             for name, path in zip(names, paths, strict=True):
-                yield name, Path(path).read_bytes()
-            return
-        found = self._fs.cat(paths)  # one concurrent batch request on object stores
-        for name, path in zip(names, paths, strict=True):
-            yield name, found[path]
+                yield name, found[path]
+        except OSError as e:
+            raise LakeError(f"cannot read raw updates of {day} under {self._url}: {e}") from e
 
     def quarantine(self, day: date, name: str) -> None:
         target_dir = self._dir("quarantine", day)
-        self._fs.makedirs(target_dir, exist_ok=True)
-        self._fs.mv(f"{self._dir('raw', day)}/{name}", f"{target_dir}/{name}")
+        try:
+            self._fs.makedirs(target_dir, exist_ok=True)
+            self._fs.mv(f"{self._dir('raw', day)}/{name}", f"{target_dir}/{name}")
+        except OSError as e:
+            raise LakeError(f"cannot quarantine {name} of {day}: {e}") from e
 
     def write_enriched(self, day: date, batches: Iterable[Sequence[FlatMessage]]) -> str:
         directory = self._dir("enriched", day)
@@ -128,6 +142,32 @@ def _to_table(rows: Sequence[FlatMessage]) -> pa.Table:
     return pa.Table.from_pydict(
         {name: [getattr(r, name) for r in rows] for name in COLUMNS}, schema=SCHEMA
     )
+
+
+_READ_AHEAD = 256
+"""Raw files opened (and announced to the kernel with WILLNEED) at once: cold reads of
+many tiny files overlap instead of waiting one by one."""
+
+
+def _read_local(directory: str, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    fds: list[int] = []
+    try:
+        for name in names:
+            fds.append(os.open(f"{directory}/{name}", os.O_RDONLY))
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fds[-1], 0, 0, os.POSIX_FADV_WILLNEED)
+        for name, fd in zip(names, fds, strict=True):
+            yield name, _read_fd(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _read_fd(fd: int, chunk: int = 65536) -> bytes:
+    parts = [os.read(fd, chunk)]
+    while len(parts[-1]) == chunk:
+        parts.append(os.read(fd, chunk))
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _durable_create(directory: Path, final: Path, body: bytes) -> bool:

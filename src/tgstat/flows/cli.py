@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tgstat.adapters.replay import Scenario
 from tgstat.domain.errors import TgstatError
-from tgstat.flows import add_bot_session, add_channel, serve
+from tgstat.flows import add_bot_session, add_channel, lake, lake_poll, lake_webhook, serve
 from tgstat.flows.bootstrap import bootstrap
 from tgstat.flows.collection import Outcome, raise_for_failures, run_collection, summary
 from tgstat.flows.database import database_url
@@ -106,6 +106,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             raise
 
 
+def _serve_lake_etl(args: argparse.Namespace, settings: Settings) -> int:
+    from tgstat.flows import lake_etl_flow  # imports prefect: only when serving
+
+    return lake_etl_flow.run(args, settings)
+
+
 async def _run_replay(settings: Settings, url: str, scenario: Scenario) -> ReplaySummary:
     async with bootstrap(settings, url) as app:
         return await replay(scenario, app.repository)
@@ -145,6 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add-channel", help="add a channel by its dialog title")
     add_channel.add_arguments(p)
     p.set_defaults(run=add_channel.run)
+
+    p = sub.add_parser("lake", help="the group message lake: webhook, poll, ETL, SQL")
+    lake_sub = p.add_subparsers(dest="lake_command", required=True, metavar="COMMAND")
+    q = lake_sub.add_parser("webhook", help="serve the Bot API webhook into the raw lake")
+    lake_webhook.add_arguments(q)
+    q.set_defaults(run=lake_webhook.run)
+    q = lake_sub.add_parser("poll", help="long-poll getUpdates into the raw lake")
+    lake_poll.add_arguments(q)
+    q.set_defaults(run=lake_poll.run)
+    q = lake_sub.add_parser("set-webhook", help="point the bot's webhook at URL")
+    lake_poll.add_set_webhook_arguments(q)
+    q.set_defaults(run=lake_poll.set_webhook_run)
+    q = lake_sub.add_parser("etl", help="flatten one day of raw updates into Parquet")
+    lake.add_etl_arguments(q)
+    q.set_defaults(run=lake.etl_run)
+    q = lake_sub.add_parser("query", help="SQL (DuckDB) over the enriched Parquet")
+    lake.add_query_arguments(q)
+    q.set_defaults(run=lake.query_run)
+    q = lake_sub.add_parser("serve-etl", help="serve the lake-etl flow on its daily cron")
+    q.set_defaults(run=_serve_lake_etl)
 
     p = sub.add_parser("report", help="print posts and subscriptions per channel")
     p.add_argument("--channel", type=int, metavar="ID", help="only this channel (bare id)")
