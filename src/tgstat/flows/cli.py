@@ -106,6 +106,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             raise
 
 
+def _no_arguments(_parser: argparse.ArgumentParser) -> None:
+    pass
+
+
 def _serve_lake_etl(args: argparse.Namespace, settings: Settings) -> int:
     from tgstat.flows import lake_etl_flow  # imports prefect: only when serving
 
@@ -154,23 +158,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lake", help="the group message lake: webhook, poll, ETL, SQL")
     lake_sub = p.add_subparsers(dest="lake_command", required=True, metavar="COMMAND")
-    q = lake_sub.add_parser("webhook", help="serve the Bot API webhook into the raw lake")
-    lake_webhook.add_arguments(q)
-    q.set_defaults(run=lake_webhook.run)
-    q = lake_sub.add_parser("poll", help="long-poll getUpdates into the raw lake")
-    lake_poll.add_arguments(q)
-    q.set_defaults(run=lake_poll.run)
-    q = lake_sub.add_parser("set-webhook", help="point the bot's webhook at URL")
-    lake_poll.add_set_webhook_arguments(q)
-    q.set_defaults(run=lake_poll.set_webhook_run)
-    q = lake_sub.add_parser("etl", help="flatten one day of raw updates into Parquet")
-    lake.add_etl_arguments(q)
-    q.set_defaults(run=lake.etl_run)
-    q = lake_sub.add_parser("query", help="SQL (DuckDB) over the enriched Parquet")
-    lake.add_query_arguments(q)
-    q.set_defaults(run=lake.query_run)
-    q = lake_sub.add_parser("serve-etl", help="serve the lake-etl flow on its daily cron")
-    q.set_defaults(run=_serve_lake_etl)
+    for name, text, add_arguments, run in (
+        (
+            "webhook",
+            "serve the Bot API webhook into the raw lake",
+            lake_webhook.add_arguments,
+            lake_webhook.run,
+        ),
+        ("poll", "long-poll getUpdates into the raw lake", lake_poll.add_arguments, lake_poll.run),
+        (
+            "set-webhook",
+            "point the bot's webhook at URL",
+            lake_poll.add_set_webhook_arguments,
+            lake_poll.set_webhook_run,
+        ),
+        (
+            "etl",
+            "flatten one day of raw updates into Parquet",
+            lake.add_etl_arguments,
+            lake.etl_run,
+        ),
+        (
+            "query",
+            "SQL (DuckDB) over the enriched Parquet",
+            lake.add_query_arguments,
+            lake.query_run,
+        ),
+        ("serve-etl", "serve the lake-etl flow on its daily cron", _no_arguments, _serve_lake_etl),
+    ):
+        q = lake_sub.add_parser(name, help=text)
+        add_arguments(q)
+        q.set_defaults(run=run)
 
     p = sub.add_parser("report", help="print posts and subscriptions per channel")
     p.add_argument("--channel", type=int, metavar="ID", help="only this channel (bare id)")
