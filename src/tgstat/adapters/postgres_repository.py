@@ -184,6 +184,24 @@ WHERE %(c)s::int8 IS NULL OR tg_channel_id = %(c)s
 ORDER BY tg_channel_id
 """
 
+_UPDATE_MEMBERSHIP = """
+UPDATE stat_user SET first_name = %(first_name)s,
+    last_name = %(last_name)s, user_name = %(user_name)s,
+    premium = %(premium)s, scam = %(scam)s, verified = %(verified)s,
+    phone = %(phone)s, "timestamp" = %(at)s, joined_at = %(joined_at)s,
+    left_at = %(left_at)s, is_joined_by_link = %(by_link)s
+WHERE id = %(pk)s AND tg_channel_id = %(channel)s
+"""
+
+_INSERT_MEMBERSHIP = """
+INSERT INTO stat_user (
+    tg_user_id, tg_channel_id, first_name, last_name, user_name, premium,
+    scam, verified, phone, "timestamp", joined_at, left_at, is_joined_by_link)
+VALUES (%(user_id)s, %(channel)s, %(first_name)s, %(last_name)s,
+    %(user_name)s, %(premium)s, %(scam)s, %(verified)s, %(phone)s, %(at)s,
+    %(joined_at)s, %(left_at)s, %(by_link)s)
+"""
+
 _LATEST_MEMBERSHIPS = """
 SELECT DISTINCT ON (tg_user_id)
        id, tg_user_id, first_name, last_name, user_name, premium, scam, verified, phone,
@@ -218,6 +236,13 @@ class PostgresStatSession(StatSession):
     async def _execute(self, query: str, params: Mapping[str, Any]) -> None:
         self._require_transaction()
         await self._conn.execute(query, params)
+
+    async def _executemany(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        """One statement for many parameter sets (psycopg pipelines them)."""
+        self._require_transaction()
+        if params:
+            async with self._conn.cursor() as cur:
+                await cur.executemany(query, params)
 
     async def _copy_rows(
         self,
@@ -524,24 +549,22 @@ class PostgresStatSession(StatSession):
     ) -> None:
         if not values:
             return
-        self._require_transaction()
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                _SET_HORIZONS,
-                [
-                    {
-                        "channel": channel_id,
-                        "post_id": v.post_id,
-                        "views_1h": v.views_1h,
-                        "views_24h": v.views_24h,
-                        "reactions_1h": v.reactions_1h,
-                        "reactions_24h": v.reactions_24h,
-                        "comments_1h": v.comments_1h,
-                        "comments_24h": v.comments_24h,
-                    }
-                    for v in values
-                ],
-            )
+        await self._executemany(
+            _SET_HORIZONS,
+            [
+                {
+                    "channel": channel_id,
+                    "post_id": v.post_id,
+                    "views_1h": v.views_1h,
+                    "views_24h": v.views_24h,
+                    "reactions_1h": v.reactions_1h,
+                    "reactions_24h": v.reactions_24h,
+                    "comments_1h": v.comments_1h,
+                    "comments_24h": v.comments_24h,
+                }
+                for v in values
+            ],
+        )
 
     # -- comments ----------------------------------------------------------------
     async def add_comments(self, channel_id: ChannelId, comments: Sequence[Comment]) -> None:
@@ -567,30 +590,26 @@ class PostgresStatSession(StatSession):
     ) -> None:
         if not stats:
             return
-        self._require_transaction()
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                "UPDATE stat_post SET comments_users_count = %(users)s,"
-                " comments_channels_count = %(channels)s"
-                " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s",
-                [
-                    {"c": channel_id, "p": st.post_id, "users": st.users, "channels": st.channels}
-                    for st in stats
-                ],
-            )
+        await self._executemany(
+            "UPDATE stat_post SET comments_users_count = %(users)s,"
+            " comments_channels_count = %(channels)s"
+            " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s",
+            [
+                {"c": channel_id, "p": st.post_id, "users": st.users, "channels": st.channels}
+                for st in stats
+            ],
+        )
 
     # -- follow-ups --------------------------------------------------------------
     async def add_followups(self, followups: Sequence[FollowUp]) -> None:
         if not followups:
             return
-        self._require_transaction()
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
-                " VALUES (%(c)s, %(p)s, %(h)s, %(due)s)"
-                " ON CONFLICT (tg_channel_id, tg_post_id, horizon_s) DO NOTHING",
-                [_followup_params(f) for f in followups],
-            )
+        await self._executemany(
+            "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
+            " VALUES (%(c)s, %(p)s, %(h)s, %(due)s)"
+            " ON CONFLICT (tg_channel_id, tg_post_id, horizon_s) DO NOTHING",
+            [_followup_params(f) for f in followups],
+        )
 
     async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
         rows = await self._fetchall(
@@ -622,36 +641,11 @@ class PostgresStatSession(StatSession):
     async def save_memberships(
         self, channel_id: ChannelId, episodes: Sequence[Membership], at: datetime
     ) -> None:
-        self._require_transaction()
         updates = [_membership_params(channel_id, e, at) for e in episodes if e.pk is not None]
         inserts = [_membership_params(channel_id, e, at) for e in episodes if e.pk is None]
-        async with self._conn.cursor() as cur:
-            # Close episodes before opening new ones: at most one open episode per user.
-            if updates:
-                await cur.executemany(
-                    """
-                    UPDATE stat_user SET first_name = %(first_name)s,
-                        last_name = %(last_name)s, user_name = %(user_name)s,
-                        premium = %(premium)s, scam = %(scam)s, verified = %(verified)s,
-                        phone = %(phone)s, "timestamp" = %(at)s, joined_at = %(joined_at)s,
-                        left_at = %(left_at)s, is_joined_by_link = %(by_link)s
-                    WHERE id = %(pk)s AND tg_channel_id = %(channel)s
-                    """,
-                    updates,
-                )
-            if inserts:
-                await cur.executemany(
-                    """
-                    INSERT INTO stat_user (
-                        tg_user_id, tg_channel_id, first_name, last_name, user_name, premium,
-                        scam, verified, phone, "timestamp", joined_at, left_at,
-                        is_joined_by_link)
-                    VALUES (%(user_id)s, %(channel)s, %(first_name)s, %(last_name)s,
-                        %(user_name)s, %(premium)s, %(scam)s, %(verified)s, %(phone)s, %(at)s,
-                        %(joined_at)s, %(left_at)s, %(by_link)s)
-                    """,
-                    inserts,
-                )
+        # Close episodes before opening new ones: at most one open episode per user.
+        await self._executemany(_UPDATE_MEMBERSHIP, updates)
+        await self._executemany(_INSERT_MEMBERSHIP, inserts)
 
     async def advance_admin_log_cursor(self, channel_id: ChannelId, cursor: EventId) -> None:
         await self._execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, TypeGuard
@@ -30,6 +31,20 @@ class FlatMessage:
     chat_type: str
     text: str | None
     date: int
+
+
+def parse_update(body: bytes) -> dict[str, Any] | None:
+    """The update in ``body``: a JSON object with an integer ``update_id``; else None."""
+    try:
+        update = json.loads(body)
+    except (ValueError, RecursionError):  # bad UTF-8 is a ValueError; deep nesting recurses
+        return None
+    if not isinstance(update, dict):
+        return None
+    update_id = update.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    return update
 
 
 def update_kind(update: Mapping[str, Any]) -> str:

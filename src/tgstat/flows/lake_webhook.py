@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import json
 import logging
 import re
 import zoneinfo
@@ -27,7 +26,7 @@ from starlette.routing import Route
 
 from tgstat.adapters.fsspec_lake import FsspecLakeStore
 from tgstat.domain.errors import TgstatError
-from tgstat.domain.lake import chat_id_of, partition_day
+from tgstat.domain.lake import chat_id_of, parse_update, partition_day
 from tgstat.flows.settings import Settings
 from tgstat.ports.lake import LakeError, LakeStore
 
@@ -93,7 +92,7 @@ def create_app(
             return _answer(413, f"body over {MAX_BODY} bytes")
         except ClientDisconnect:
             return _answer(400, "client disconnected")
-        update = _parse(body)
+        update = parse_update(body)
         if update is None:
             return _answer(400, "not a JSON object with an integer update_id")
         if not wanted(update, chat_ids):
@@ -129,19 +128,6 @@ async def _read_body(request: Request) -> bytes:
             raise _BodyTooLargeError
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _parse(body: bytes) -> dict[str, Any] | None:
-    try:
-        update = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
-        return None
-    if not isinstance(update, dict):
-        return None
-    update_id = update.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        return None
-    return update
 
 
 def _answer(status: int, error: str) -> JSONResponse:

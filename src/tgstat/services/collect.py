@@ -85,8 +85,7 @@ async def collect_channel(
             async with session.transaction():
                 await session.mark_session_banned(session_pk or channel.session_pk, _reason(e), now)
             raise
-        error = await cycle.schedule_followups(scheduler)
-        pending = len(await session.pending_followups(channel_id, now))
+        error, pending = await cycle.schedule_followups(scheduler)
     after = gateway.request_counts()
     return CollectReport(
         channel_id=channel_id,
@@ -237,17 +236,21 @@ class _Cycle:
             await self.s.advance_admin_log_cursor(self.cid, result.cursor)
         self.events_merged = result.applied
 
-    async def schedule_followups(self, scheduler: Scheduler) -> str | None:
-        """Hand pending follow-ups to the scheduler; on failure keep them for next cycle."""
-        for followup in await self.s.pending_followups(self.cid, self.now):
+    async def schedule_followups(self, scheduler: Scheduler) -> tuple[str | None, int]:
+        """Hand pending follow-ups to the scheduler; on failure keep them for next cycle.
+
+        Returns the scheduler's error, if any, and how many follow-ups are still pending.
+        """
+        pending = list(await self.s.pending_followups(self.cid, self.now))
+        for followup in pending:
             try:
                 await scheduler.schedule(followup)
             except SchedulerError as e:
-                return str(e)
+                return str(e), len(pending) - self.followups_scheduled
             async with self.s.transaction():
                 await self.s.mark_followup_scheduled(followup, self.now)
             self.followups_scheduled += 1
-        return None
+        return None, 0
 
 
 def _snapshot(post: Post, now: datetime) -> CounterSnapshot:

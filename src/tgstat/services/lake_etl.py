@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -10,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from tgstat.domain.lake import FlatMessage, flatten, update_kind
+from tgstat.domain.lake import FlatMessage, flatten, parse_update, update_kind
 from tgstat.ports.lake import LakeStore
 
 MALFORMED_MESSAGE = "malformed message"
@@ -93,7 +92,7 @@ class _Tally:
         for start in range(0, len(names), batch_size):
             batch: list[FlatMessage] = []
             for name, body in store.read_raw(day, names[start : start + batch_size]):
-                update = _parse(body)
+                update = parse_update(body)
                 if update is None:
                     self.broken.append(name)
                     continue
@@ -105,19 +104,6 @@ class _Tally:
                 self.kinds[MALFORMED_MESSAGE if kind == "message" else kind] += 1
             self.messages += len(batch)
             yield batch
-
-
-def _parse(body: bytes) -> Mapping[str, Any] | None:
-    try:
-        update = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
-        return None
-    if not isinstance(update, dict):
-        return None
-    update_id = update.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        return None
-    return update
 
 
 def _storable(row: FlatMessage) -> bool:
