@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tgstat.flows.database import embedded_server, socket_url
+from tgstat.app.database import embedded_server, socket_url
 
 
 @contextlib.contextmanager

@@ -23,11 +23,11 @@ import psycopg
 from psycopg import sql
 
 from _common import database
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
+from tgstat.app.database import open_pool
+from tgstat.app.migrate import migrate
 from tgstat.domain.ids import ChannelId, PostId, SessionPk
 from tgstat.domain.model import ChannelConfig, Post, PostCounters, SealedSession
-from tgstat.flows.database import open_pool
-from tgstat.flows.migrate import migrate
 
 CHANNEL = ChannelId(1_000_000_001)
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -28,11 +28,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _common import database
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.replay import ADMIN_LOG_RETENTION, PAGE_SIZE, Scenario
-from tgstat.flows.database import open_pool
-from tgstat.flows.migrate import migrate
-from tgstat.flows.replay import ReplaySummary, replay
+from tgstat.app.database import open_pool
+from tgstat.app.migrate import migrate
+from tgstat.app.replay import ReplaySummary, replay
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 INTERVAL_S = 300

@@ -48,7 +48,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tgstat.adapters.fsspec_lake import FsspecLakeStore
-from tgstat.flows.lake_webhook import SECRET_HEADER, create_app
+from tgstat.adapters.starlette_webhook import SECRET_HEADER, create_app
 from tgstat.ports.lake import LakeStore
 
 SECRET = "bench-secret-token"

@@ -18,7 +18,7 @@ def run_tgstat(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tgstat.flows.cli", *args],
+        [sys.executable, "-m", "tgstat.cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -18,11 +18,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tgstat.adapters.postgres_repository import Pool, PostgresStatRepository
+from tgstat.adapters.postgres import Pool, PostgresStatRepository
+from tgstat.app.database import embedded_server, open_pool, socket_url
+from tgstat.app.migrate import migrate
+from tgstat.app.prefect_server import local_prefect_server
 from tgstat.domain.errors import TgstatError
-from tgstat.flows.database import embedded_server, open_pool, socket_url
-from tgstat.flows.migrate import migrate
-from tgstat.flows.prefect_server import local_prefect_server
 
 TEMPLATE = f"tgstat_test_template_{os.getpid()}"
 

@@ -13,8 +13,8 @@ from cryptography.fernet import Fernet
 
 from tests.integration.cli import clean_env, run_tgstat
 from tgstat.adapters.fernet_sealer import FernetSealer
-from tgstat.flows.add_bot_session import InputError, NewSession, sign_in_and_store, validate
-from tgstat.flows.settings import Settings
+from tgstat.app.sessions import InputError, NewSession, sign_in_and_store, validate
+from tgstat.app.settings import Settings
 from tgstat.ports.gateway import RateLimitedError
 from tgstat.ports.repository import DatabaseUnavailableError
 from tgstat.ports.signin import (

@@ -13,10 +13,10 @@ from telethon.sessions import SQLiteSession
 from tests.integration.cli import clean_env, run_tgstat
 from tests.telethon_canned import CannedTelegram, canned_client_class, channel, user
 from tgstat.adapters.fernet_sealer import FernetSealer
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
+from tgstat.app.sessions import NoSessionError, add_channel
+from tgstat.app.settings import Settings
 from tgstat.domain.model import SealedSession
-from tgstat.flows.add_channel import NoSessionError, add_channel
-from tgstat.flows.settings import Settings
 from tgstat.ports.gateway import ChannelAmbiguousError, ChannelNotFoundError, SessionBannedError
 
 PHONE = "+15550001111"

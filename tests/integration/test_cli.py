@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.integration.cli import clean_env, run_tgstat
-from tgstat.flows.database import EMBEDDED_DATABASE
+from tgstat.app.database import EMBEDDED_DATABASE
 
 
 class TestMigrateCommand:
@@ -52,7 +52,7 @@ class TestEmbeddedDefault:
         env = clean_env(TGSTAT_HOME=str(tmp_path))
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "tgstat.flows.cli", "migrate", "--summary"],
+                [sys.executable, "-m", "tgstat.cli", "migrate", "--summary"],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

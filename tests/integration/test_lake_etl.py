@@ -32,8 +32,8 @@ from tests.integration.cli import clean_env
 from tests.strategies import LAKE_DAY_START, update_lists
 from tgstat.adapters.duckdb_query import NAMED_QUERIES, DuckDbLakeQuery
 from tgstat.adapters.fsspec_lake import SCHEMA, FsspecLakeStore
-from tgstat.flows.cli import run_command
-from tgstat.flows.lake import etl_run, query_run
+from tgstat.cli import run_command
+from tgstat.cli.lake import etl_run, query_run
 from tgstat.ports.lake_query import QueryError
 from tgstat.services.lake_etl import MALFORMED_MESSAGE, run_etl
 

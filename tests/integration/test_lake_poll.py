@@ -22,20 +22,21 @@ from starlette.routing import Route
 from tests.integration.http import serving
 from tgstat.adapters.fsspec_lake import FsspecLakeStore
 from tgstat.adapters.telegram_bot_api import BotApiClient
-from tgstat.flows import lake_poll
-from tgstat.flows.cli import Command, run_command
-from tgstat.flows.lake_poll import (
-    ALLOWED_UPDATES,
-    MAX_ATTEMPTS,
-    OffsetFileError,
-    poll,
-    read_offset,
-)
+from tgstat.app import lake as lake_app
+from tgstat.cli import Command, run_command
+from tgstat.cli import lake as lake_poll
 from tgstat.ports.bot_api import (
     BotApiError,
     BotRateLimitedError,
     BotTokenRejectedError,
     PollingConflictError,
+)
+from tgstat.services.lake_ingest import (
+    ALLOWED_UPDATES,
+    MAX_ATTEMPTS,
+    OffsetFileError,
+    poll,
+    read_offset,
 )
 
 TOKEN = "123456:AAE-secret_token_value"
@@ -356,7 +357,7 @@ class TestCommands:
     @pytest.mark.parametrize(
         ("command", "env", "expected"),
         [
-            (lake_poll.run, {}, "TGSTAT_BOT_TOKEN is not set"),
+            (lake_poll.poll_run, {}, "TGSTAT_BOT_TOKEN is not set"),
             (lake_poll.set_webhook_run, {}, "TGSTAT_BOT_TOKEN is not set"),
             (
                 lake_poll.set_webhook_run,
@@ -396,7 +397,7 @@ class TestCommands:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         """With both secrets it registers the webhook and prints no secret."""
-        monkeypatch.setattr(lake_poll, "API_URL", server.url)
+        monkeypatch.setattr(lake_app, "API_URL", server.url)
         monkeypatch.setenv("TGSTAT_HOME", str(tmp_path))
         monkeypatch.setenv("TGSTAT_BOT_TOKEN", TOKEN)
         monkeypatch.setenv("TGSTAT_BOT_SECRET_TOKEN", "webhook-secret")

@@ -25,7 +25,7 @@ import pytest
 from tests.integration.cli import clean_env
 from tests.integration.http import serving
 from tgstat.adapters.fsspec_lake import FsspecLakeStore
-from tgstat.flows.lake_webhook import MAX_BODY, SECRET_HEADER, create_app
+from tgstat.adapters.starlette_webhook import MAX_BODY, SECRET_HEADER, create_app
 
 SECRET = "test-secret_0123456789"
 AUTH = {SECRET_HEADER: SECRET}
@@ -337,8 +337,8 @@ class TestCrashSafety:
 
 _RUN = """
 import argparse, sys
-from tgstat.flows.cli import run_command
-from tgstat.flows.lake_webhook import run
+from tgstat.cli import run_command
+from tgstat.cli.lake import webhook_run as run
 sys.exit(run_command(run, argparse.Namespace(host="127.0.0.1", port=int(sys.argv[1]))))
 """
 

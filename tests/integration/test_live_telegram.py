@@ -15,11 +15,11 @@ from tests.builders import CHANNEL, channel
 from tests.telethon_canned import CannedTelegram, canned_client_class, user
 from tests.telethon_canned import channel as tg_channel
 from tgstat.adapters.fernet_sealer import FernetSealer
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
+from tgstat.app.settings import Settings
+from tgstat.app.telegram import NoUsableSessionError, live_telegram
 from tgstat.domain.ids import SessionPk
 from tgstat.domain.model import SealedSession
-from tgstat.flows.settings import Settings
-from tgstat.flows.telegram import NoUsableSessionError, live_telegram
 
 KEY = Fernet.generate_key()
 SEAL = FernetSealer(KEY)

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
+from tgstat.app.prefect_server import PrefectServerError, free_port, local_prefect_server
 from tgstat.domain.horizons import Horizon
 from tgstat.domain.ids import ChannelId, PostId
 from tgstat.domain.planning import FollowUp
-from tgstat.flows.prefect_server import PrefectServerError, free_port, local_prefect_server
 from tgstat.ports.scheduler import SchedulerError
 
 FLOW = "tg-collect"

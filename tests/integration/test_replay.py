@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from tests.integration.cli import clean_env, run_tgstat
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.replay import Scenario
-from tgstat.flows.replay import replay
+from tgstat.app.replay import replay
 from tgstat.ports.gateway import SessionBannedError
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

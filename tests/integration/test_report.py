@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cli import clean_env, run_tgstat
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.replay import Scenario
-from tgstat.flows.replay import replay
-from tgstat.flows.report import build_report
+from tgstat.app.replay import replay
+from tgstat.app.report import build_report
 from tgstat.ports.repository import UnknownChannelError
 
 WORKED_EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "worked-example.json"

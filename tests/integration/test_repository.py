@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from tests.builders import CHANNEL, at, channel, post, sealed_session, user
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.domain.horizons import HorizonValues
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId, UserId
 from tgstat.domain.model import (
@@ -340,7 +340,7 @@ class TestChannelLock:
         self, configured: PostgresStatRepository, db_url: str
     ) -> None:
         """Another process (here: another pool) is refused too."""
-        from tgstat.flows.database import open_pool
+        from tgstat.app.database import open_pool
 
         async with open_pool(db_url, max_size=1) as other_pool:
             other = PostgresStatRepository(other_pool)

@@ -10,12 +10,12 @@ import pytest
 
 from tests.builders import CHANNEL, at, channel, post, sealed_session, user
 from tests.fakes import FakeStatRepository
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
+from tgstat.app.database import open_pool
 from tgstat.domain.horizons import Horizon
 from tgstat.domain.ids import CommentId, EventId, PostId, UserId
 from tgstat.domain.model import AuthorKind, Comment, CounterSnapshot, Membership
 from tgstat.domain.planning import FollowUp
-from tgstat.flows.database import open_pool
 from tgstat.ports.repository import ChannelBusyError, StatRepository
 
 

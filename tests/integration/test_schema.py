@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tgstat.flows.migrate import dbmate, migrate, migrations_dir
+from tgstat.app.migrate import dbmate, migrate, migrations_dir
 
 BIGINT, TEXT, BOOL, TSTZ, BYTEA, INT = (
     "bigint",

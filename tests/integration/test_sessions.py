@@ -13,11 +13,11 @@ from telethon.crypto import AuthKey
 from telethon.sessions import SQLiteSession
 
 from tgstat.adapters.fernet_sealer import FernetSealer
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.telethon.session import SESSION_NAME, session_client
+from tgstat.app.secrets import load_or_create_key, sealer
+from tgstat.app.settings import Settings
 from tgstat.domain.model import SealedSession
-from tgstat.flows.secrets import load_or_create_key, sealer
-from tgstat.flows.settings import Settings
 from tgstat.ports.secrets import SecretKeyError
 
 

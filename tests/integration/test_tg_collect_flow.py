@@ -24,7 +24,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.integration.cli import clean_env
-from tgstat.adapters.postgres_repository import PostgresStatRepository
+from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
 from tgstat.domain.horizons import Horizon
 from tgstat.domain.ids import ChannelId, PostId, SessionPk

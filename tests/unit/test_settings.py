@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tgstat.flows.database import redact, socket_url
-from tgstat.flows.settings import Settings, SettingsError
+from tgstat.app.database import redact, socket_url
+from tgstat.app.settings import Settings, SettingsError
 
 
 class TestSettings:

@@ -7,31 +7,9 @@ from typing import Any
 import duckdb
 import fsspec
 
-from tgstat.ports.lake_query import LakeQuery, QueryError
+from tgstat.ports.lake_query import NAMED_QUERIES, LakeQuery, QueryError
 
-NAMED_QUERIES = {
-    "messages-per-user-day": """
-        SELECT context_date, user_id,
-               max_by(user_first_name, "date") AS user_first_name,
-               count(*) AS messages
-        FROM telegram
-        WHERE user_id IS NOT NULL
-        GROUP BY context_date, user_id
-        ORDER BY context_date, user_id
-    """,
-    "avg-length-per-user-day": """
-        SELECT context_date, user_id,
-               avg(length(text)) AS avg_text_length,
-               count(*) AS text_messages
-        FROM telegram
-        WHERE user_id IS NOT NULL AND text IS NOT NULL
-        GROUP BY context_date, user_id
-        ORDER BY context_date, user_id
-    """,
-}
-"""The reference queries (the same SQL runs on Athena: see db/athena/telegram.sql).
-Messages without a ``from`` (sent as a channel or anonymously) belong to no user; a user's
-name is the one of their last message that day; lengths are in Unicode code points."""
+__all__ = ["NAMED_QUERIES", "DuckDbLakeQuery"]
 
 _VIEW = """
     CREATE VIEW telegram AS

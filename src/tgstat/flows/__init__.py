@@ -1,1 +1,1 @@
-"""The shell: settings, composition root, Prefect flows and CLI entry points."""
+"""Prefect flows, deployments and serving: the only package that imports prefect."""

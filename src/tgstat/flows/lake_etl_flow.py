@@ -15,9 +15,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run as current_run
 from prefect.schedules import Cron
 
-from tgstat.flows.lake import describe, etl_day, lake_store
+from tgstat.app.lake import describe, etl_day, lake_store
+from tgstat.app.settings import Settings
 from tgstat.flows.serve import PrefectNotConfiguredError
-from tgstat.flows.settings import Settings
 from tgstat.services.lake_etl import run_etl
 
 FLOW_NAME = DEPLOYMENT_NAME = "lake-etl"
@@ -62,7 +62,7 @@ def run(_args: argparse.Namespace, settings: Settings) -> int:
 
 def serve_main() -> int:
     """``python -m tgstat.flows.lake_etl_flow``: a TgstatError is one line and exit 2."""
-    from tgstat.flows.cli import run_command
+    from tgstat.cli.errors import run_command
 
     return run_command(run, argparse.Namespace())
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
-from tgstat.flows.settings import Settings
 
 
 class PrefectNotConfiguredError(TgstatError):
@@ -39,7 +39,7 @@ def run(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main() -> int:
-    from tgstat.flows.cli import run_command
+    from tgstat.cli.errors import run_command
 
     return run_command(run, argparse.Namespace())
 

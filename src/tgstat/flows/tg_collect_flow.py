@@ -10,10 +10,10 @@ from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed
 
-from tgstat.flows.bootstrap import bootstrap
-from tgstat.flows.collection import raise_for_failures, run_collection, summary
-from tgstat.flows.database import database_url
-from tgstat.flows.settings import Settings
+from tgstat.app.bootstrap import bootstrap
+from tgstat.app.collection import raise_for_failures, run_collection, summary
+from tgstat.app.database import database_url
+from tgstat.app.settings import Settings
 
 FLOW_NAME = DEPLOYMENT_NAME = "tg-collect"
 INTERVAL = timedelta(seconds=300)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tgstat.app.database import embedded_server, ensure_database, socket_url
 from tgstat.domain.errors import TgstatError
-from tgstat.flows.database import embedded_server, ensure_database, socket_url
 
 PREFECT_DATABASE = "prefect"
 START_TIMEOUT_S = 60.0

@@ -16,9 +16,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from tgstat.adapters.postgres_repository import Pool
+from tgstat.adapters.postgres import Pool
+from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
-from tgstat.flows.settings import Settings
 from tgstat.ports.repository import DatabaseUnavailableError
 
 EMBEDDED_DATABASE = "tgstat"

@@ -1,33 +1,26 @@
-"""``tgstat lake poll`` and ``tgstat lake set-webhook``: the lake without a public endpoint.
+"""What the lake does with an update from the Bot API, over the lake ports: keep it or
+filter it by chat, store it under its day, and long-poll ``getUpdates`` from a saved offset.
 
-``poll`` long-polls getUpdates into the same raw store as the webhook (same day and chat
-rules). Each batch is stored before the offset moves past it, and the offset is saved to a
-file atomically after each batch, so a restart neither loses nor duplicates updates: a
-crash between storing and saving the offset re-reads the batch, and ``put_raw`` ignores
-update ids already stored.
+Used by the webhook (``tgstat.adapters.starlette_webhook``) and ``tgstat lake poll``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
 import os
 import uuid
-import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 import attrs
-import httpx
 
-from tgstat.adapters.fsspec_lake import FsspecLakeStore
-from tgstat.adapters.telegram_bot_api import BotApiClient
 from tgstat.domain.errors import TgstatError
-from tgstat.flows.lake_webhook import secret_token, store_update, wanted
-from tgstat.flows.settings import Settings
+from tgstat.domain.lake import chat_id_of, partition_day
 from tgstat.ports.bot_api import BotApi, BotApiError
 from tgstat.ports.lake import LakeStore
 
@@ -38,7 +31,6 @@ ALLOWED_UPDATES = [
     "edited_channel_post",
     "callback_query",
 ]
-API_URL = "https://api.telegram.org"
 MAX_ATTEMPTS = 6
 MAX_WAIT = timedelta(minutes=5)
 
@@ -46,12 +38,26 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class BotTokenMissingError(TgstatError):
-    """Raised when a command needs TGSTAT_BOT_TOKEN and it is unset."""
-
-
 class OffsetFileError(TgstatError):
     """Raised when the saved getUpdates offset cannot be read or written."""
+
+
+def wanted(update: Mapping[str, Any], chat_ids: frozenset[int] | None) -> bool:
+    """True when the update is to be stored: no chat filter, or its chat is in it."""
+    return chat_ids is None or chat_id_of(update) in chat_ids
+
+
+async def store_update(
+    store: LakeStore,
+    update: Mapping[str, Any],
+    update_id: int,
+    body: bytes,
+    arrived_at: datetime,
+    zone: tzinfo,
+) -> bool:
+    """Store ``body`` under the update's day (off the event loop); False for a duplicate."""
+    day = partition_day(update, arrived_at, zone)
+    return await anyio.to_thread.run_sync(store.put_raw, day, update_id, body)
 
 
 @attrs.frozen
@@ -159,59 +165,3 @@ def save_offset(path: Path, offset: int) -> None:
     except OSError as e:
         temp.unlink(missing_ok=True)
         raise OffsetFileError(f"cannot save the getUpdates offset to {path}: {e}") from e
-
-
-def _bot_token(settings: Settings) -> str:
-    if settings.bot_token is None:
-        raise BotTokenMissingError("TGSTAT_BOT_TOKEN is not set: the Bot API needs the bot token")
-    return settings.bot_token
-
-
-def _client(token: str) -> httpx.AsyncClient:
-    # httpx logs every request URL at INFO, and the URL holds the token: keep them quiet.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    return httpx.AsyncClient(base_url=f"{API_URL}/bot{token}/")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--timeout", type=int, default=30, help="long-poll timeout in seconds (default 30)"
-    )
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    token = _bot_token(settings)
-    store = FsspecLakeStore(settings.lake_root)
-    offset_file = settings.home / "lake-poll.offset"
-    print(f"polling the Bot API into {settings.lake_root}; Ctrl-C stops", flush=True)
-
-    async def main() -> PollReport:
-        async with _client(token) as client:
-            return await poll(
-                store,
-                BotApiClient(client),
-                offset_file=offset_file,
-                zone=zoneinfo.ZoneInfo(settings.lake_tz),
-                chat_ids=settings.bot_chat_ids,
-                timeout_s=args.timeout,
-            )
-
-    asyncio.run(main())
-    return 0
-
-
-def add_set_webhook_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", help="the webhook's public HTTPS URL (.../telegram/webhook)")
-
-
-def set_webhook_run(args: argparse.Namespace, settings: Settings) -> int:
-    token, secret = _bot_token(settings), secret_token(settings)
-
-    async def main() -> None:
-        async with _client(token) as client:
-            await BotApiClient(client).set_webhook(args.url, secret, ALLOWED_UPDATES)
-
-    asyncio.run(main())
-    print(f"webhook set to {args.url} for {', '.join(ALLOWED_UPDATES)}")
-    return 0

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from psycopg import sql
 
+from tgstat.app.database import connect, redact
 from tgstat.domain.errors import TgstatError
-from tgstat.flows.database import connect, redact
 from tgstat.ports.repository import DatabaseUnavailableError
 
 

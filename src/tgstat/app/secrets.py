@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tgstat.adapters.fernet_sealer import FernetSealer
-from tgstat.flows.settings import Settings
+from tgstat.app.settings import Settings
 from tgstat.ports.secrets import SecretKeyError
 
 KEY_FILE = "secret.key"

@@ -11,9 +11,9 @@ import attrs
 
 from tgstat.adapters.telethon.gateway import TelethonGateway
 from tgstat.adapters.telethon.session import connect_authorized, session_client
+from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.model import ChannelConfig, SealedSession
-from tgstat.flows.settings import Settings
 from tgstat.ports.gateway import SessionBannedError
 from tgstat.ports.repository import StatRepository
 from tgstat.ports.secrets import Sealer

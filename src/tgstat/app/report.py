@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from tgstat.flows.database import connect
+from tgstat.app.database import connect
 from tgstat.ports.repository import UnknownChannelError
 
 CHANNELS_SQL = """

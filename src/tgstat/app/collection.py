@@ -14,15 +14,15 @@ import httpx
 
 from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
 from tgstat.adapters.replay import ReplayGateway, Scenario, WallClock
+from tgstat.app.bootstrap import App
+from tgstat.app.secrets import sealer
+from tgstat.app.sessions import normalize_phone
+from tgstat.app.settings import Settings
+from tgstat.app.telegram import live_telegram
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.ids import SessionPk
 from tgstat.domain.model import ChannelConfig
 from tgstat.domain.planning import FollowUp
-from tgstat.flows.add_bot_session import normalize_phone
-from tgstat.flows.bootstrap import App
-from tgstat.flows.secrets import sealer
-from tgstat.flows.settings import Settings
-from tgstat.flows.telegram import live_telegram
 from tgstat.ports.gateway import SessionBannedError, TelegramGateway
 from tgstat.ports.repository import ChannelBusyError, StatRepository
 from tgstat.ports.scheduler import Scheduler, SchedulerError

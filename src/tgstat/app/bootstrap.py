@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 import attrs
 
-from tgstat.adapters.postgres_repository import PostgresStatRepository
-from tgstat.flows.database import open_pool
-from tgstat.flows.migrate import migrate
-from tgstat.flows.settings import Settings
+from tgstat.adapters.postgres import PostgresStatRepository
+from tgstat.app.database import open_pool
+from tgstat.app.migrate import migrate
+from tgstat.app.settings import Settings
 from tgstat.ports.repository import StatRepository
 
 

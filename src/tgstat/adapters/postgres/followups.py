@@ -1,0 +1,56 @@
+"""Horizon follow-ups waiting for the scheduler: the FollowUpStore port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tgstat.adapters.postgres.connection import PostgresConnection
+from tgstat.domain.horizons import Horizon
+from tgstat.domain.ids import ChannelId, PostId
+from tgstat.domain.planning import FollowUp
+from tgstat.ports.followup_store import FollowUpStore
+
+
+class PostgresFollowUpStore(PostgresConnection, FollowUpStore):
+    """FollowUpStore over ``stat_followup``."""
+
+    async def add_followups(self, followups: Sequence[FollowUp]) -> None:
+        if not followups:
+            return
+        await self._executemany(
+            "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
+            " VALUES (%(c)s, %(p)s, %(h)s, %(due)s)"
+            " ON CONFLICT (tg_channel_id, tg_post_id, horizon_s) DO NOTHING",
+            [_followup_params(f) for f in followups],
+        )
+
+    async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
+        rows = await self._fetchall(
+            """
+            SELECT tg_post_id, horizon_s, due_at FROM stat_followup
+            WHERE tg_channel_id = %(c)s AND scheduled_at IS NULL AND due_at > %(now)s
+            ORDER BY due_at, tg_post_id, horizon_s
+            """,
+            {"c": channel_id, "now": now},
+        )
+        return [
+            FollowUp(channel_id, PostId(r[0]), Horizon(timedelta(seconds=r[1])), r[2]) for r in rows
+        ]
+
+    async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None:
+        await self._execute(
+            "UPDATE stat_followup SET scheduled_at = %(at)s"
+            " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s AND horizon_s = %(h)s",
+            {**_followup_params(followup), "at": at},
+        )
+
+
+def _followup_params(f: FollowUp) -> dict[str, Any]:
+    return {
+        "c": f.channel_id,
+        "p": f.post_id,
+        "h": int(f.horizon.value.total_seconds()),
+        "due": f.due_at,
+    }

@@ -1,0 +1,119 @@
+"""The lake, composed from settings: the store, the day to process, the bot's secrets and
+its Bot API client."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tgstat.adapters.duckdb_query import DuckDbLakeQuery
+from tgstat.adapters.fsspec_lake import FsspecLakeStore
+from tgstat.adapters.telegram_bot_api import BotApiClient
+from tgstat.app.settings import Settings
+from tgstat.domain.errors import TgstatError
+from tgstat.ports.lake import LakeError
+from tgstat.services.lake_etl import EtlReport, yesterday
+
+API_URL = "https://api.telegram.org"
+# setWebhook's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+_SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class BadDateError(TgstatError):
+    """Raised when a day given on the command line or as a flow parameter is not a date."""
+
+
+class SecretTokenError(TgstatError):
+    """Raised when TGSTAT_BOT_SECRET_TOKEN is unset or not one Telegram accepts."""
+
+
+class BotTokenMissingError(TgstatError):
+    """Raised when a command needs TGSTAT_BOT_TOKEN and it is unset."""
+
+
+def parse_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` calendar day."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadDateError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def etl_day(text: str | None, settings: Settings, now: datetime) -> date:
+    """The day to process: ``text``, else yesterday in the lake time zone."""
+    if text is not None:
+        return parse_day(text)
+    return yesterday(now, ZoneInfo(settings.lake_tz))
+
+
+def describe(report: EtlReport) -> str:
+    """The report in a few lines."""
+    day = report.day.isoformat()
+    if report.files == 0:
+        return f"lake etl {day}: no raw files, nothing written"
+    lines = [
+        f"lake etl {day}: {report.files} raw files, {report.messages} messages -> {report.path}"
+    ]
+    if report.other_kinds:
+        kinds = ", ".join(f"{k} {n}" for k, n in report.other_kinds.items())
+        lines.append(f"  other updates (kept in raw): {kinds}")
+    if report.quarantined:
+        shown = ", ".join(report.quarantined[:10])
+        more = f" (+{len(report.quarantined) - 10} more)" if len(report.quarantined) > 10 else ""
+        lines.append(f"  quarantined {len(report.quarantined)}: {shown}{more}")
+    return "\n".join(lines)
+
+
+def lake_store(settings: Settings) -> FsspecLakeStore:
+    """The lake at ``settings.lake_root`` (an ``s3://`` root needs the ``s3`` extra)."""
+    try:
+        return FsspecLakeStore(settings.lake_root)
+    except ImportError as e:
+        raise LakeError(
+            f"cannot open the lake at {settings.lake_root}: {e} (pip install 'tgstat[s3]')"
+        ) from e
+
+
+def secret_token(settings: Settings) -> str:
+    """TGSTAT_BOT_SECRET_TOKEN, checked against Telegram's rule for it."""
+    token = settings.bot_secret_token
+    if token is None:
+        raise SecretTokenError(
+            "TGSTAT_BOT_SECRET_TOKEN is not set: the webhook refuses to start without it"
+            " (generate one, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    if not _SECRET_FORMAT.fullmatch(token):
+        raise SecretTokenError(
+            "TGSTAT_BOT_SECRET_TOKEN must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+        )
+    return token
+
+
+def bot_token(settings: Settings) -> str:
+    """TGSTAT_BOT_TOKEN, or BotTokenMissingError."""
+    if settings.bot_token is None:
+        raise BotTokenMissingError("TGSTAT_BOT_TOKEN is not set: the Bot API needs the bot token")
+    return settings.bot_token
+
+
+@asynccontextmanager
+async def bot_api(token: str) -> AsyncIterator[BotApiClient]:
+    """A Bot API client for ``token`` over one httpx client, closed on exit."""
+    # httpx logs every request URL at INFO, and the URL holds the token: keep them quiet.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    async with httpx.AsyncClient(base_url=f"{API_URL}/bot{token}/") as client:
+        yield BotApiClient(client)
+
+
+def lake_query(settings: Settings) -> DuckDbLakeQuery:
+    """DuckDB over the enriched Parquet of the lake at ``settings.lake_root``."""
+    return DuckDbLakeQuery(lake_store(settings).enriched_glob())

@@ -1,0 +1,76 @@
+"""``add-bot-session`` and ``add-channel``: arguments and output (the work is in
+``tgstat.app.sessions``). Also run as ``python -m tgstat.flows.add_bot_session`` and
+``python -m tgstat.flows.add_channel``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from tgstat.app.settings import Settings
+from tgstat.cli.errors import run_command
+
+
+def register(sub: Any) -> None:
+    """Add ``add-bot-session`` and ``add-channel`` to the ``tgstat`` subparsers ``sub``."""
+    p = sub.add_parser("add-bot-session", help="sign a Telegram account in and store it")
+    add_bot_session_arguments(p)
+    p.set_defaults(run=add_bot_session)
+
+    p = sub.add_parser("add-channel", help="add a channel by its dialog title")
+    add_channel_arguments(p)
+    p.set_defaults(run=add_channel_command)
+
+
+def add_bot_session_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-id", type=int, required=True, help="from my.telegram.org")
+    parser.add_argument("--api-hash", required=True, help="from my.telegram.org")
+    parser.add_argument("--phone", required=True, help="the account's phone, e.g. +15551234567")
+    parser.add_argument("--bot-token", help="optional Bot API token stored with the session")
+
+
+def add_bot_session(args: argparse.Namespace, settings: Settings) -> int:
+    from tgstat.app.sessions import sign_in_and_store, validate
+
+    new = validate(args.api_id, args.api_hash, args.phone, args.bot_token)
+    pk = asyncio.run(sign_in_and_store(new, settings))
+    print(f"stored session {pk} for phone ***{new.phone[-4:]} (status enabled)")
+    return 0
+
+
+def add_channel_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--phone", required=True, help="phone of a stored session")
+    parser.add_argument(
+        "--channel", required=True, help='dialog title ("My channel"), @username or id'
+    )
+
+
+def add_channel_command(args: argparse.Namespace, settings: Settings) -> int:
+    from tgstat.app.sessions import add_channel, normalize_phone
+
+    channel = asyncio.run(add_channel(normalize_phone(args.phone), args.channel, settings))
+    print(f"added channel {channel.name!r} (id {channel.channel_id})")
+    return 0
+
+
+def add_bot_session_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tgstat.flows.add_bot_session``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tgstat.flows.add_bot_session",
+        description="Sign a Telegram account in and store its session.",
+    )
+    add_bot_session_arguments(parser)
+    return run_command(add_bot_session, parser.parse_args(argv))
+
+
+def add_channel_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tgstat.flows.add_channel``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tgstat.flows.add_channel",
+        description="Add a channel to collect, by its dialog title.",
+    )
+    add_channel_arguments(parser)
+    return run_command(add_channel_command, parser.parse_args(argv))

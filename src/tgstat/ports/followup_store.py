@@ -1,0 +1,24 @@
+"""The FollowUpStore port: horizon follow-ups waiting to be handed to the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from tgstat.domain.ids import ChannelId
+from tgstat.domain.planning import FollowUp
+
+
+class FollowUpStore(Protocol):
+    """Follow-ups keyed by (channel, post, horizon), with when the scheduler took them."""
+
+    async def add_followups(self, followups: Sequence[FollowUp]) -> None:
+        """Record follow-ups to schedule; one already recorded is left as it is."""
+        ...
+
+    async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
+        """Follow-ups due after ``now`` that the scheduler has not accepted yet."""
+        ...
+
+    async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None: ...

@@ -1,0 +1,74 @@
+"""The PostStore port: posts, their reactions and the refresh rotation cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from tgstat.domain.ids import ChannelId, PostId
+from tgstat.domain.model import Post, ReactionCount
+
+
+@attrs.frozen
+class TrackedPost:
+    """A stored post as the collector needs it to plan a refresh."""
+
+    id: PostId
+    date: datetime
+    comments: int | None
+    """Comment count at the last collection (None: unknown or no discussion)."""
+    last_comment_id: int | None
+    """Highest stored comment id of the post; comments are read from above it."""
+    has_discussion: bool
+
+
+class PostStore(Protocol):
+    """Posts of a channel (latest counters), their reactions and the rotation cursor."""
+
+    async def max_post_id(self, channel_id: ChannelId) -> PostId | None:
+        """Highest stored post id of the channel, None when it has no posts yet."""
+        ...
+
+    async def upsert_posts(
+        self, channel_id: ChannelId, posts: Sequence[Post], at: datetime
+    ) -> None:
+        """Insert or update ``stat_post`` rows keyed by (channel, post id), stamped ``at``.
+
+        Horizon columns are left as they are (see ``set_horizon_values``). A None counter
+        does not overwrite a known stored value.
+        """
+        ...
+
+    async def replace_reactions(
+        self,
+        channel_id: ChannelId,
+        reactions: Mapping[PostId, Sequence[ReactionCount]],
+        at: datetime,
+    ) -> None:
+        """Make each given post's ``stat_reaction`` rows exactly the given reactions."""
+        ...
+
+    async def tracked_posts(
+        self,
+        channel_id: ChannelId,
+        ids: Collection[PostId] | None = None,
+        *,
+        since: datetime | None = None,
+    ) -> Sequence[TrackedPost]:
+        """Stored posts by id and/or published at or after ``since``, ascending by id."""
+        ...
+
+    async def older_posts(
+        self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
+    ) -> Sequence[PostId]:
+        """Ids of posts published before ``before`` and below ``below_id``, descending."""
+        ...
+
+    async def set_rotation_cursor(self, channel_id: ChannelId, cursor: PostId | None) -> None:
+        """Remember where the next slice of older posts starts."""
+        ...
+
+    async def rotation_cursor(self, channel_id: ChannelId) -> PostId | None: ...
