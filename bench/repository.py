@@ -55,6 +55,8 @@ def make_posts(n: int, taken_at: datetime) -> list[Post]:
                     comments=i % 17,
                 ),
                 has_discussion=True,
+                # every fourth post in a three-message album, as photo channels post them
+                grouped_id=13_900_000_000_000_000 + i // 12 if i % 4 == 0 else None,
             )
         )
     return posts
@@ -75,6 +77,7 @@ def post_tuple(p: Post, at: datetime) -> tuple[Any, ...]:
         p.date,
         c.forwards,
         p.has_discussion,
+        p.grouped_id,
     )
 
 
@@ -91,6 +94,7 @@ POST_COLS = (
     ("date_of_post", "timestamptz"),
     ("forwards", "int8"),
     ("has_discussion", "bool"),
+    ("grouped_id", "int8"),
 )
 SNAP_COLS = (
     ("tg_channel_id", "int8"),

@@ -1,11 +1,15 @@
 """Write examples/demo-channel.json: a realistic 3-day channel for ``tgstat replay``.
 
-Deterministic: one seeded ``random.Random``, no wall clock. The format is shared/SCENARIO.md.
+Deterministic: one seeded ``random.Random``, no wall clock. The format is shared/SCENARIO.md,
+real Telegram shapes included: albums, a deleted post, anonymous and sender-less comments,
+removals by admins, titled invite links (and a chat folder one, and public join requests),
+bots added by admins, and the subscriber count over time.
 Run ``python examples/make_demo.py`` to regenerate (the same bytes every time).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
@@ -52,6 +56,18 @@ TOPICS = (
 FIRST_NAMES = ("Ann", "Boris", "Chen", "Dana", "Emil", "Farah", "Gleb", "Hana", "Ivan", "Jule")
 LAST_NAMES = ("Lee", "Novak", "Ito", "Moreau", "Petrov", "Silva", "Khan", "Berg")
 COMMENT_CHANNELS = (1888000011, 1888000042, 1888000077)
+ALBUMS = 3
+"""Posts that become albums: 2-4 photo/video messages sharing one grouped_id."""
+FIRST_GROUPED_ID = 13_571_113_171_923_000
+INVITE_LINKS = (
+    ("https://t.me/+Xs9mQ2aLk3Bh", "Spring ads"),
+    ("https://t.me/+pT7vNc1Ke0Jw", "Partner: Data Weekly"),
+    ("https://t.me/+Zr4bHf8Wd2Qs", None),
+)
+FOLDER_LINK = ("https://t.me/+Fo1derN3wsAb", None)
+"""The channel's link inside a shared chat folder: joins through it are ``via_chatlist``."""
+SUBSCRIBERS_BEFORE = 12_480
+"""The subscriber count before the admin log's window; later ones follow the log."""
 
 
 def iso(t: datetime) -> str:
@@ -98,7 +114,7 @@ def make_posts(rng: random.Random, commenters: list[int]) -> list[dict[str, Any]
     post_id = FIRST_POST_ID
     posts: list[dict[str, Any]] = []
     pending_comments: list[tuple[datetime, int, dict[str, Any]]] = []
-    no_discussion = set(rng.sample(range(len(dates)), 2))
+    no_discussion, albums, deleted = _special(rng, len(dates))
     for i, date in enumerate(dates):
         media = rng.choices(media_kinds, weights)[0]
         views = int(rng.lognormvariate(math.log(2500), 0.45))
@@ -123,27 +139,71 @@ def make_posts(rng: random.Random, commenters: list[int]) -> list[dict[str, Any]
         if rng.random() < 0.12:
             reactions["paid"] = timeline(date, times[4::4], rng.randint(1, 10))
         post["reactions"] = {k: v for k, v in reactions.items() if v}
+        gone = None
+        if i == deleted:  # deleted by an admin within 20-90 minutes
+            gone = date + timedelta(minutes=rng.randint(20, 90))
+            post["deleted_at"] = iso(gone)
         if i in no_discussion:
             post["discussion"] = False
         else:
             post["comments"] = []
             for _ in range(min(20, int(rng.expovariate(1.0) * views / 400))):
                 at = date + timedelta(seconds=int(rng.expovariate(1 / 5400)) + 20)
-                if at >= END:
-                    continue
-                author = (
-                    {"channel_id": rng.choice(COMMENT_CHANNELS)}
-                    if rng.random() < 0.08
-                    else {"user_id": commenters[int(rng.paretovariate(1.2)) % len(commenters)]}
-                )
-                pending_comments.append((at, post_id, author))
+                if at < min(END, gone or END):
+                    pending_comments.append((at, post_id, comment_author(rng, commenters)))
         posts.append(post)
+        if i in albums:  # photos or videos, the first with the caption
+            post.update(grouped_id=FIRST_GROUPED_ID + i, media=rng.choice(("photo", "video")))
+            for n in range(rng.randint(1, 3)):  # the album's other messages
+                post_id += 1
+                posts.append(album_message(rng, post, post_id, times, views, n))
         post_id += rng.choice((1, 1, 1, 2))
     # discussion-group message ids grow with time across all threads
     by_id = {p["id"]: p for p in posts}
     for n, (at, pid, author) in enumerate(sorted(pending_comments, key=lambda c: (c[0], c[1]))):
         by_id[pid]["comments"].append({"id": FIRST_COMMENT_ID + n, "date": iso(at), **author})
     return posts
+
+
+def _special(rng: random.Random, count: int) -> tuple[set[int], set[int], int]:
+    """Indices of the posts without a discussion, of the album posts, and of the deleted one."""
+    chosen = rng.sample(range(count), 2 + ALBUMS + 1)
+    return set(chosen[:2]), set(chosen[2:-1]), chosen[-1]
+
+
+def comment_author(rng: random.Random, commenters: list[int]) -> dict[str, Any]:
+    """Mostly users; some post as a channel, a few as the group's anonymous admin, and
+    rarely Telegram names no sender."""
+    r = rng.random()
+    if r < 0.08:
+        return {"channel_id": rng.choice(COMMENT_CHANNELS)}
+    if r < 0.11:
+        return {"anonymous": True}
+    if r < 0.12:
+        return {}
+    return {"user_id": commenters[int(rng.paretovariate(1.2)) % len(commenters)]}
+
+
+def album_message(
+    rng: random.Random,
+    first: dict[str, Any],
+    post_id: int,
+    times: list[datetime],
+    views: int,
+    n: int,
+) -> dict[str, Any]:
+    """Message ``n + 2`` of the album of ``first``: same date and grouped_id, its own views
+    (a little fewer: not everyone swipes), no text, reactions or thread."""
+    date = datetime.fromisoformat(first["date"])
+    return {
+        "id": post_id,
+        "date": first["date"],
+        "grouped_id": first["grouped_id"],
+        "text": None,
+        "media": rng.choice(("photo", "photo", "video")),
+        "views": timeline(date, times, int(views * (0.9 - 0.08 * n))),
+        "discussion": False,
+    }
 
 
 def profile(rng: random.Random, user_id: int) -> dict[str, Any]:
@@ -157,6 +217,32 @@ def profile(rng: random.Random, user_id: int) -> dict[str, Any]:
         "verified": rng.random() < 0.01,
         "phone": None,
     }
+
+
+def invite(rng: random.Random, action: str) -> dict[str, Any] | None:
+    """The link of a join: a titled or untitled invite link, now and then the chat folder
+    one; a join request has no link at all 40% of the time (the public username)."""
+    if action == "join_by_request" and rng.random() < 0.4:
+        return None
+    folder = action == "join_by_invite" and rng.random() < 0.1
+    link, title = FOLDER_LINK if folder else rng.choice(INVITE_LINKS)
+    return {"link": link, "title": title, "via_chatlist": folder}
+
+
+def subscribers(log: list[dict[str, Any]]) -> list[list[Any]]:
+    """The count on the hour, from the log's joins and exits, as getFullChannel reports it."""
+    points: list[list[Any]] = [[iso(START - timedelta(days=3)), SUBSCRIBERS_BEFORE]]
+    count, events = SUBSCRIBERS_BEFORE, iter(log)
+    pending = next(events, None)
+    hour = START - timedelta(hours=48)
+    while hour <= END:
+        while pending is not None and pending["date"] <= iso(hour):
+            count += -1 if pending["action"] in ("leave", "kick") else 1
+            pending = next(events, None)
+        if count != points[-1][1]:
+            points.append([iso(hour), count])
+        hour += timedelta(hours=1)
+    return points
 
 
 def event_times(rng: random.Random) -> list[datetime]:
@@ -198,8 +284,8 @@ def make_admin_log(rng: random.Random) -> tuple[list[dict[str, Any]], list[int]]
         if r < 0.10:  # an old subscriber (joined before the log window) leaves
             uid, action = new_user(), "leave"
             gone[uid] = t
-        elif r < 0.25 and settled:
-            uid, action = rng.choice(settled), "leave"
+        elif r < 0.25 and settled:  # a member leaves, or now and then an admin removes one
+            uid, action = rng.choice(settled), rng.choices(("leave", "kick"), (4, 1))[0]
             del members[uid]
             gone[uid] = t
         elif r < 0.33 and returning:
@@ -217,14 +303,20 @@ def make_admin_log(rng: random.Random) -> tuple[list[dict[str, Any]], list[int]]
             action = rng.choices(
                 ("join", "join_by_invite", "join_by_request", "invite"), (50, 25, 12, 13)
             )[0]
+            if action == "invite" and rng.random() < 0.15:  # an admin adds a bot
+                profiles[uid].update(bot=True, username=f"helper{uid % 1000}_bot", premium=False)
             members[uid] = t
-        events.append({"id": event_id, "date": iso(t), "action": action, "user": profiles[uid]})
+        event = {"id": event_id, "date": iso(t), "action": action}
+        if action in ("join_by_invite", "join_by_request"):
+            event["invite"] = invite(rng, action)
+        events.append({**event, "user": profiles[uid]})
         event_id += rng.randint(1, 4)
     commenters = rng.sample(sorted(members), 30) + [new_user() for _ in range(10)]
     return events, commenters
 
 
 def check(scenario: dict[str, Any]) -> None:
+    """The demo shows every shape it is meant to (a new seed could lose one)."""
     log = scenario["admin_log"]
     assert {e["action"] for e in log} == {
         "join",
@@ -232,6 +324,7 @@ def check(scenario: dict[str, Any]) -> None:
         "join_by_request",
         "invite",
         "leave",
+        "kick",
     }
     ids = [e["id"] for e in log]
     dates = [e["date"] for e in log]
@@ -244,22 +337,52 @@ def check(scenario: dict[str, Any]) -> None:
     rejoins = [a for a in seen.values() if "leave" in a[1:-1] and a[0] != "leave"]
     assert any(a[-1] in ("join_by_invite", "join_by_request") for a in rejoins)
     assert any(a == ["leave"] for a in seen.values())
+    assert any(a[0] != "leave" and "kick" in a for a in seen.values())
+    invites = [e.get("invite") for e in log if e["action"] == "join_by_request"]
+    assert None in invites
+    assert any(invites)
+    links = [e["invite"] for e in log if e["action"] == "join_by_invite"]
+    assert any(i["title"] for i in links)
+    assert any(i["via_chatlist"] for i in links)
+    assert any(e["user"].get("bot") for e in log)
     posts = scenario["posts"]
     assert [p["id"] for p in posts] == sorted(p["id"] for p in posts)
     assert any(p.get("discussion") is False for p in posts)
+    albums: dict[int, list[dict[str, Any]]] = {}
     for p in posts:
-        cids = [c["id"] for c in p.get("comments", [])]
+        if "grouped_id" in p:
+            albums.setdefault(p["grouped_id"], []).append(p)
+    assert len(albums) == ALBUMS
+    assert all(len(a) >= 2 and len({p["date"] for p in a}) == 1 for a in albums.values())
+    assert sum("deleted_at" in p for p in posts) == 1
+    senders = ("user_id", "channel_id", "anonymous")
+    kinds = {
+        next((k for k in senders if k in c), "none") for p in posts for c in p.get("comments", [])
+    }
+    assert kinds == {*senders, "none"}
+    for p in posts:
+        comments = p.get("comments", [])
+        cids = [c["id"] for c in comments]
         assert cids == sorted(set(cids))
-        assert all(c["date"] > p["date"] for c in p.get("comments", []))
+        assert all(p["date"] < c["date"] < p.get("deleted_at", "~") for c in comments)
+    counts = [n for _, n in scenario["channel"]["subscribers"]]
+    assert min(counts) > 0
 
 
 def render(scenario: dict[str, Any]) -> str:
-    """Readable JSON: one line per post field and per admin-log event."""
+    """Readable JSON: one line per channel field, post field and admin-log event; the
+    subscriber timeline six points a line."""
 
     def dump(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    head = [f" {dump(k)}: {dump(scenario[k])}," for k in ("channel", "start", "end", "interval_s")]
+    channel = scenario["channel"]
+    points = [dump(p) for p in channel["subscribers"]]
+    rows = [", ".join(points[i : i + 6]) for i in range(0, len(points), 6)]
+    fields = [f"{dump(k)}: {dump(v)}" for k, v in channel.items() if k != "subscribers"]
+    fields.append('"subscribers": [' + ",\n    ".join(rows) + "]")
+    head = [' "channel": {' + ",\n  ".join(fields) + "},"]
+    head += [f" {dump(k)}: {dump(scenario[k])}," for k in ("start", "end", "interval_s")]
     posts = []
     for p in scenario["posts"]:
         fields = [f"{dump(k)}: {dump(v)}" for k, v in p.items()]
@@ -281,11 +404,20 @@ def render(scenario: dict[str, Any]) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Write the demo scenario for `tgstat replay` (shared/SCENARIO.md): a"
+        " 3-day channel with albums, a deleted post, removals, titled invite links and a"
+        " subscriber timeline. Deterministic: the same bytes every run.",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help=f"where to write it (default: {OUT.name} here)"
+    )
+    args = parser.parse_args(argv)
     rng = random.Random(SEED)  # reproducible demo data, not secrets
     admin_log, commenters = make_admin_log(rng)
     scenario = {
-        "channel": CHANNEL,
+        "channel": {**CHANNEL, "subscribers": subscribers(admin_log)},
         "start": iso(START),
         "end": iso(END),
         "interval_s": 300,
@@ -295,8 +427,8 @@ def main() -> None:
     check(scenario)
     text = render(scenario)
     assert json.loads(text) == scenario
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT} ({len(text.encode())} bytes)")
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out} ({len(text.encode())} bytes)")
 
 
 if __name__ == "__main__":

@@ -26,9 +26,17 @@ from tgstat.domain.model import (
     ReactionCount,
     SealedSession,
     SessionStatus,
+    SubscriberReading,
 )
 from tgstat.domain.planning import MAX_IDS_PER_REQUEST, FollowUp
-from tgstat.ports.gateway import ChannelInfo, ChannelNotFoundError, NoDiscussionError
+from tgstat.ports.gateway import (
+    ChannelInfo,
+    ChannelNotFoundError,
+    NoDiscussionError,
+    PostsRead,
+    TelegramGateway,
+    ThreadUnreadableError,
+)
 from tgstat.ports.repository import (
     ChannelBusyError,
     StatRepository,
@@ -47,6 +55,8 @@ class _Stored:
     horizons: dict[str, int | None] = attrs.Factory(dict)
     users: int | None = None
     channels: int | None = None
+    deleted_at: datetime | None = None
+    thread_unreadable_at: datetime | None = None
 
 
 @attrs.define
@@ -60,6 +70,7 @@ class _State:
     comments: dict[tuple[ChannelId, PostId, CommentId], Comment] = attrs.Factory(dict)
     memberships: list[tuple[Membership, datetime]] = attrs.Factory(list)
     followups: dict[str, tuple[FollowUp, datetime | None]] = attrs.Factory(dict)
+    subscribers: dict[tuple[ChannelId, datetime], SubscriberReading] = attrs.Factory(dict)
     next_pk: int = 1
 
 
@@ -104,7 +115,7 @@ class FakeStatSession(StatSession):
 
     async def get_session(self, pk: SessionPk) -> SealedSession:
         if pk not in self._s.sessions:
-            raise UnknownSessionError(f"no session pool row with id {pk}")
+            raise UnknownSessionError(f"no session pool row with pk {pk}")
         return self._s.sessions[pk]
 
     async def enabled_sessions(self) -> Sequence[SealedSession]:
@@ -134,9 +145,14 @@ class FakeStatSession(StatSession):
     async def list_channels(self) -> Sequence[ChannelConfig]:
         return [c for _, c in sorted(self._s.channels.items())]
 
-    def _posts_of(self, channel_id: ChannelId) -> list[_Stored]:
+    def _posts_of(self, channel_id: ChannelId, *, live: bool = False) -> list[_Stored]:
+        """The channel's stored posts by id; ``live``: without the deleted ones."""
         return sorted(
-            (st for (c, _), st in self._s.posts.items() if c == channel_id),
+            (
+                st
+                for (c, _), st in self._s.posts.items()
+                if c == channel_id and not (live and st.deleted_at is not None)
+            ),
             key=lambda st: st.post.id,
         )
 
@@ -189,7 +205,7 @@ class FakeStatSession(StatSession):
         since: datetime | None = None,
     ) -> Sequence[TrackedPost]:
         out = []
-        for st in self._posts_of(channel_id):
+        for st in self._posts_of(channel_id, live=True):
             p = st.post
             if ids is not None and p.id not in ids:
                 continue
@@ -203,6 +219,7 @@ class FakeStatSession(StatSession):
                     p.counters.comments,
                     max(comment_ids, default=None),
                     p.has_discussion,
+                    st.thread_unreadable_at,
                 )
             )
         return out
@@ -212,7 +229,7 @@ class FakeStatSession(StatSession):
     ) -> Sequence[PostId]:
         ids = [
             st.post.id
-            for st in reversed(self._posts_of(channel_id))
+            for st in reversed(self._posts_of(channel_id, live=True))
             if st.post.date < before and (below_id is None or st.post.id < below_id)
         ]
         return ids[:limit]
@@ -224,6 +241,24 @@ class FakeStatSession(StatSession):
     async def rotation_cursor(self, channel_id: ChannelId) -> PostId | None:
         await self.get_channel(channel_id)
         return self._s.rotation.get(channel_id)
+
+    async def mark_deleted(
+        self, channel_id: ChannelId, ids: Collection[PostId], at: datetime
+    ) -> None:
+        self._write()
+        for pid in ids:
+            st = self._s.posts.get((channel_id, pid))
+            if st is not None and st.deleted_at is None:
+                st.deleted_at = at
+
+    async def set_thread_unreadable(
+        self, channel_id: ChannelId, ids: Collection[PostId], at: datetime | None
+    ) -> None:
+        self._write()
+        for pid in ids:
+            st = self._s.posts.get((channel_id, pid))
+            if st is not None:
+                st.thread_unreadable_at = at
 
     async def snapshots_near(
         self,
@@ -294,6 +329,13 @@ class FakeStatSession(StatSession):
         self._write()
         self._s.followups[followup.idempotency_key] = (followup, at)
 
+    async def add_subscriber_reading(self, reading: SubscriberReading) -> None:
+        self._write()
+        self._s.subscribers.setdefault((reading.channel_id, reading.taken_at), reading)
+
+    async def last_subscriber_reading_at(self, channel_id: ChannelId) -> datetime | None:
+        return max((t for c, t in self._s.subscribers if c == channel_id), default=None)
+
     async def latest_memberships(
         self, channel_id: ChannelId, user_ids: Collection[UserId]
     ) -> Mapping[UserId, Membership]:
@@ -349,18 +391,28 @@ class FakeStatRepository(StatRepository):
     def episodes(self, channel_id: ChannelId) -> list[Membership]:
         return [m for m, _ in self.state.memberships if m.channel_id == channel_id]
 
+    def subscriber_readings(self, channel_id: ChannelId) -> list[SubscriberReading]:
+        return [r for (c, _), r in sorted(self.state.subscribers.items()) if c == channel_id]
 
-class FakeGateway:
+
+class FakeGateway(TelegramGateway):
     """A channel held in memory; tests change it between cycles like Telegram would.
 
+    A post deleted in Telegram is one removed from ``posts``: history no longer lists it and
+    a read by id reports it deleted (Telegram answers ``MessageEmpty`` for any id it has no
+    message for). Reading the thread of a post in ``unreadable_threads`` fails like
+    ``MSG_ID_INVALID``; ``subscribers`` is the channel's subscriber count.
+
     ``fail`` queues exceptions per call kind (``posts``, ``counters``, ``comments``,
-    ``admin_log``): the next call of that kind raises the first one.
+    ``admin_log``, ``channel``): the next call of that kind raises the first one.
     """
 
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel
         self.posts: dict[PostId, Post] = {}
         self.comments: dict[PostId, list[Comment]] = {}
+        self.unreadable_threads: set[PostId] = set()
+        self.subscribers = 0
         self.events: list[MemberEvent] = []
         self.fail: dict[str, list[Exception]] = {}
         self.requests: Counter[str] = Counter()
@@ -385,12 +437,15 @@ class FakeGateway:
         self._enter("posts", max(1, -(-len(found) // 100)))
         return found
 
-    async def fetch_posts(self, channel_id: ChannelId, ids: Sequence[PostId]) -> Sequence[Post]:
+    async def fetch_posts(self, channel_id: ChannelId, ids: Sequence[PostId]) -> PostsRead:
         if len(ids) > MAX_IDS_PER_REQUEST:
             raise ValueError("more than 100 ids in one request")
         self._enter("counters")
         self.counter_batches.append(len(ids))
-        return [self.posts[i] for i in ids if i in self.posts]
+        return PostsRead(
+            posts=tuple(self.posts[i] for i in ids if i in self.posts),
+            deleted=frozenset(i for i in ids if i not in self.posts),
+        )
 
     async def fetch_comments(
         self, channel_id: ChannelId, post_id: PostId, after: CommentId | None
@@ -399,7 +454,13 @@ class FakeGateway:
         post = self.posts.get(post_id)
         if post is None or not post.has_discussion:
             raise NoDiscussionError(f"post {post_id} has no discussion group")
+        if post_id in self.unreadable_threads:
+            raise ThreadUnreadableError(f"post {post_id}: MSG_ID_INVALID (fake)")
         return [c for c in self.comments.get(post_id, []) if c.id > (after or 0)]
+
+    async def fetch_subscriber_count(self, channel_id: ChannelId) -> int:
+        self._enter("channel")
+        return self.subscribers
 
     async def fetch_member_events(
         self, channel_id: ChannelId, after: EventId

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.builders import CHANNEL, T0
 from tgstat.domain.ids import EventId, UserId
-from tgstat.domain.model import MemberAction, MemberEvent, UserProfile
+from tgstat.domain.model import InviteLink, MemberAction, MemberEvent, UserProfile
 
 USER_IDS = st.integers(min_value=1, max_value=6).map(UserId)
 PROFILES = st.builds(
@@ -21,6 +21,15 @@ PROFILES = st.builds(
     premium=st.booleans(),
 )
 ACTIONS = st.sampled_from(list(MemberAction))
+INVITES = st.one_of(
+    st.none(),
+    st.builds(
+        InviteLink,
+        link=st.sampled_from(["https://t.me/+AbC", "https://t.me/+XyZ"]),
+        title=st.sampled_from(["Spring ads", None]),
+        via_chatlist=st.booleans(),
+    ),
+)
 
 
 @st.composite
@@ -32,7 +41,13 @@ def event_logs(draw: st.DrawFn, max_size: int = 40) -> list[MemberEvent]:
         event_id += draw(st.integers(min_value=1, max_value=3))
         when += timedelta(minutes=draw(st.integers(min_value=0, max_value=90)))
         user = draw(PROFILES)
-        events.append(MemberEvent(EventId(event_id), when, draw(ACTIONS), user))
+        action = draw(ACTIONS)
+        invite = (
+            draw(INVITES)
+            if action in (MemberAction.JOIN_BY_INVITE, MemberAction.JOIN_BY_REQUEST)
+            else None
+        )
+        events.append(MemberEvent(EventId(event_id), when, action, user, invite))
     return events
 
 

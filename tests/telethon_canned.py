@@ -27,8 +27,9 @@ _LOG_FILTERS = {
     types.ChannelAdminLogEventActionParticipantInvite: "invite",
     types.ChannelAdminLogEventActionParticipantLeave: "leave",
 }
-"""Admin-log filter flag per membership action. Other actions pass any filter: this fake
-does not know how Telegram files them, and the gateway must skip them itself."""
+"""Admin-log filter flag per membership action (ban toggles: ``_toggle_flag``). Other
+actions pass any filter: this fake does not know how Telegram files them, and the gateway
+must skip them itself."""
 
 
 def channel(
@@ -104,18 +105,68 @@ def comment(
 INVITE_LINK = types.ChatInviteExported(link="https://t.me/+canned", admin_id=1, date=EPOCH)
 
 
+def invite_link(link: str, title: str | None = None) -> types.ChatInviteExported:
+    """An exported invite link (``title``: the name an admin gave it)."""
+    return types.ChatInviteExported(link=link, admin_id=1, date=EPOCH, title=title)
+
+
+PUBLIC_REQUEST = types.ChatInvitePublicJoinRequests()
+"""The ``invite`` of a join request made through the public username, without a link."""
+
+
+def banned(
+    user_id: int, date: datetime, *, view_messages: bool = True, admin_id: int = 1
+) -> types.ChannelParticipantBanned:
+    """A participant banned by an admin: from viewing (removed), or only restricted."""
+    return types.ChannelParticipantBanned(
+        peer=types.PeerUser(user_id),
+        kicked_by=admin_id,
+        date=date,
+        banned_rights=types.ChatBannedRights(until_date=None, view_messages=view_messages or None),
+    )
+
+
+def toggle_ban(
+    event_id: int,
+    date: datetime,
+    prev: types.TypeChannelParticipant,
+    new: types.TypeChannelParticipant,
+    *,
+    admin_id: int = 1,
+) -> types.ChannelAdminLogEvent:
+    """A ban toggle, logged under the admin who made it, as Telegram does."""
+    action = types.ChannelAdminLogEventActionParticipantToggleBan(
+        prev_participant=prev, new_participant=new
+    )
+    return types.ChannelAdminLogEvent(id=event_id, date=date, user_id=admin_id, action=action)
+
+
 def member_event(
-    event_id: int, date: datetime, action: str, user_id: int, *, admin_id: int = 1
+    event_id: int,
+    date: datetime,
+    action: str,
+    user_id: int,
+    *,
+    admin_id: int = 1,
+    invite: types.TypeExportedChatInvite = INVITE_LINK,
+    via_chatlist: bool = False,
 ) -> types.ChannelAdminLogEvent:
     """An admin-log membership event; ``action`` as in SCENARIO.md. An ``invite`` is
-    logged under the admin who added ``user_id``, as Telegram does."""
+    logged under the admin who added ``user_id``, as Telegram does; a ``kick`` is a ban
+    toggle of a subscriber to banned from viewing, logged under the admin. ``invite`` is the
+    link of a ``join_by_invite`` or ``join_by_request``. The answer carries the user
+    object only when the user is in ``CannedTelegram.users``: leave it out to have
+    Telegram omit it."""
+    if action == "kick":
+        prev = types.ChannelParticipant(user_id=user_id, date=date)
+        return toggle_ban(event_id, date, prev, banned(user_id, date), admin_id=admin_id)
     actions = {
         "join": types.ChannelAdminLogEventActionParticipantJoin(),
         "join_by_invite": types.ChannelAdminLogEventActionParticipantJoinByInvite(
-            invite=INVITE_LINK
+            invite=invite, via_chatlist=via_chatlist or None
         ),
         "join_by_request": types.ChannelAdminLogEventActionParticipantJoinByRequest(
-            invite=INVITE_LINK, approved_by=admin_id
+            invite=invite, approved_by=admin_id
         ),
         "invite": types.ChannelAdminLogEventActionParticipantInvite(
             participant=types.ChannelParticipant(user_id=user_id, date=date)
@@ -139,18 +190,30 @@ class CannedTelegram:
     discussions: dict[int, types.Channel] = attrs.Factory(dict)
     """Channel id -> its discussion group."""
     admin_log: dict[int, list[types.ChannelAdminLogEvent]] = attrs.Factory(dict)
+    subscribers: dict[int, int | None] = attrs.Factory(dict)
+    """Channel id -> its ``participants_count`` (None: Telegram leaves it out)."""
     users: dict[int, types.User] = attrs.Factory(dict)
     me: types.User | None = None
     """The signed-in account; None: the session is not authorised (401)."""
     fail: dict[str, list[BaseException]] = attrs.Factory(dict)
     requests: list[str] = attrs.Factory(list)
     """Class names of the requests that reached 'Telegram', in order."""
+    read_by_id: list[list[int]] = attrs.Factory(list)
+    """The ids of every channels.getMessages answered, in order."""
 
     def count(self, name: str) -> int:
         return self.requests.count(name)
 
     def add_users(self, *users: types.User) -> None:
         self.users.update((u.id, u) for u in users)
+
+    def delete(self, channel_id: int, *post_ids: int) -> None:
+        """Delete posts as Telegram does: history no longer lists them, a read by id
+        answers MessageEmpty, their thread can no longer be read."""
+        gone = set(post_ids)
+        self.history[channel_id] = [m for m in self.history[channel_id] if m.id not in gone]
+        for post_id in gone:
+            self.threads.pop((channel_id, post_id), None)
 
     def answer(self, request: Any) -> Any:
         if isinstance(request, functions.InvokeWithoutUpdatesRequest):
@@ -183,6 +246,7 @@ class CannedTelegram:
         ch = self._channel(r.channel, r)
         by_id = {m.id: m for m in self.history.get(ch.id, [])}
         ids = [getattr(i, "id", i) for i in r.id]
+        self.read_by_id.append(ids)
         found = [by_id.get(i) or types.MessageEmpty(id=i, peer_id=None) for i in ids]
         return _channel_messages(found, len(by_id), [ch], [])
 
@@ -204,13 +268,25 @@ class CannedTelegram:
             for e in sorted(self.admin_log.get(ch.id, []), key=lambda e: -e.id)
             if e.id > r.min_id and (not r.max_id or e.id < r.max_id) and _passes(e, r)
         ][: r.limit]
-        ids = {e.user_id for e in events} | {
-            e.action.participant.user_id
-            for e in events
-            if isinstance(e.action, types.ChannelAdminLogEventActionParticipantInvite)
-        }
+        ids = {u for e in events for u in _mentioned_users(e)}
         users = [self.users[u] for u in sorted(ids) if u in self.users]
         return channels.AdminLogResults(events=events, chats=[ch], users=users)
+
+    def _get_full_channel(self, r: functions.channels.GetFullChannelRequest) -> Any:
+        ch = self._channel(r.channel, r)
+        full = types.ChannelFull(
+            id=ch.id,
+            about="",
+            read_inbox_max_id=0,
+            read_outbox_max_id=0,
+            unread_count=0,
+            chat_photo=types.PhotoEmpty(id=0),
+            notify_settings=types.PeerNotifySettings(),
+            bot_info=[],
+            pts=1,
+            participants_count=self.subscribers.get(ch.id),
+        )
+        return messages.ChatFull(full_chat=full, chats=[ch], users=[])
 
     def _get_dialogs(self, r: functions.messages.GetDialogsRequest) -> Any:
         shown = [*self.dialogs, *self.discussions.values()]
@@ -252,6 +328,7 @@ _HANDLERS: dict[type, Callable[[CannedTelegram, Any], Any]] = {
     functions.channels.GetMessagesRequest: CannedTelegram._get_messages,
     functions.messages.GetRepliesRequest: CannedTelegram._get_replies,
     functions.channels.GetAdminLogRequest: CannedTelegram._get_admin_log,
+    functions.channels.GetFullChannelRequest: CannedTelegram._get_full_channel,
     functions.messages.GetDialogsRequest: CannedTelegram._get_dialogs,
     functions.contacts.ResolveUsernameRequest: CannedTelegram._resolve_username,
     functions.channels.GetChannelsRequest: CannedTelegram._get_channels,
@@ -280,8 +357,53 @@ def _channel_messages(found: list[Any], count: int, chats: list[Any], users: lis
 
 
 def _passes(event: types.ChannelAdminLogEvent, r: Any) -> bool:
-    flag = _LOG_FILTERS.get(type(event.action))
+    action = event.action
+    if isinstance(action, types.ChannelAdminLogEventActionParticipantToggleBan):
+        flag: str | None = _toggle_flag(action.prev_participant, action.new_participant)
+    else:
+        flag = _LOG_FILTERS.get(type(action))
     return r.events_filter is None or flag is None or bool(getattr(r.events_filter, flag))
+
+
+def _toggle_flag(prev: Any, new: Any) -> str:
+    """The filter flag a ban toggle is filed under: ``kick`` when the participant is put
+    out of the channel (banned from viewing, or marked left), ``unkick`` when let back from
+    out, ``ban`` for a restriction, ``unban`` for lifting one. Telegram's own filing is not
+    documented; the gateway asks for all four."""
+
+    def out(p: Any) -> bool:
+        if isinstance(p, types.ChannelParticipantLeft):
+            return True
+        return isinstance(p, types.ChannelParticipantBanned) and bool(
+            p.banned_rights.view_messages or p.left
+        )
+
+    if out(new) and not out(prev):
+        return "kick"
+    if out(prev):
+        return "unkick"
+    return "ban" if isinstance(new, types.ChannelParticipantBanned) else "unban"
+
+
+def _mentioned_users(event: types.ChannelAdminLogEvent) -> set[int]:
+    """Users Telegram sends with an event: its actor, the participants and admins named in
+    its action."""
+    ids = {event.user_id}
+    action = event.action
+    participants = [
+        getattr(action, name, None)
+        for name in ("participant", "prev_participant", "new_participant")
+    ]
+    for p in participants:
+        for name in ("user_id", "kicked_by", "inviter_id", "promoted_by"):
+            if getattr(p, name, None):
+                ids.add(getattr(p, name))
+        peer = getattr(p, "peer", None)
+        if isinstance(peer, types.PeerUser):
+            ids.add(peer.user_id)
+    if isinstance(action, types.ChannelAdminLogEventActionParticipantJoinByRequest):
+        ids.add(action.approved_by)
+    return ids
 
 
 class _CannedSender:

@@ -17,8 +17,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_tgstat(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    return run_module("tgstat.cli", *args, env=env, timeout=timeout)
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module args...`` in a real process; never raises on a non-zero exit."""
     return subprocess.run(
-        [sys.executable, "-m", "tgstat.cli", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         env=env,

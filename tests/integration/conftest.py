@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,17 +28,28 @@ from tgstat.domain.errors import TgstatError
 TEMPLATE = f"tgstat_test_template_{os.getpid()}"
 
 
+def private_home(name: str) -> Path:
+    """A fresh directory of this test session only (kept: the embedded server stops at exit,
+    after the fixtures are torn down)."""
+    return Path(tempfile.mkdtemp(prefix=f"{name}-"))
+
+
 def with_database(url: str, database: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture(name="server_url", scope="session")
-def _server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a maintenance database on a real server; aborts the run when unreachable."""
+def _server_url() -> Iterator[str]:
+    """URL of a maintenance database on a real server; aborts the run when unreachable.
+
+    The embedded server lives in a private temp directory, not under pytest's shared
+    ``pytest-of-<user>`` root: another pytest session resets that root's permissions, which
+    locked a running server (started as the ``pgserver`` user) out of its own data.
+    """
     with contextlib.ExitStack() as stack:
         url = os.environ.get("TGSTAT_TEST_DATABASE_URL") or socket_url(
-            stack.enter_context(embedded_server(tmp_path_factory.mktemp("tgstat-home"))),
+            stack.enter_context(embedded_server(private_home("tgstat-home"))),
             "postgres",
         )
         try:
@@ -133,10 +145,10 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(name="prefect_api_url", scope="session")
-def _prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _prefect_api_url() -> Iterator[str]:
     """API URL (``.../api``) of a real Prefect server on the embedded PostgreSQL, per session."""
     try:
-        with local_prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
+        with local_prefect_server(private_home("prefect-home")) as url:
             yield url
     except TgstatError as e:
         pytest.exit(f"integration tests need a Prefect server: {e}", returncode=3)

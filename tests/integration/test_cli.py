@@ -9,8 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.cli import clean_env, run_tgstat
+from tests.integration.cli import clean_env, run_module, run_tgstat
 from tgstat.app.database import EMBEDDED_DATABASE
+from tgstat.app.migrate import migrations_dir
 
 
 class TestMigrateCommand:
@@ -22,7 +23,8 @@ class TestMigrateCommand:
         assert "stat_post" in done.stdout
         assert "config__tg_channel" in done.stdout
         with psycopg.connect(empty_db_url) as conn:
-            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+            applied = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+        assert applied == (len(list(migrations_dir().glob("*.sql"))),)
 
     def test_database_down_is_one_line_without_password(self) -> None:
         url = "postgresql://tg:s3cr3t-pw@127.0.0.1:1/tgstat"
@@ -94,7 +96,7 @@ class TestReplayCommandErrors:
                 '{"channel": {"id": 5}, "start": "2026-11-01T00:00:00", "end": "x"}',
                 "time without a zone",
             ),
-            ('{"channel": {"id": 5}}', "missing or mistypes a field"),
+            ('{"channel": {"id": 5}}', "start: expected an ISO 8601 time"),
         ],
         ids=["missing-file", "bad-json", "naive-time", "missing-field"],
     )
@@ -118,3 +120,47 @@ class TestReplayCommandErrors:
         assert done.returncode == 2
         assert done.stderr.startswith("tgstat: error: cannot connect to PostgreSQL")
         assert "pw@" not in done.stderr
+
+
+class TestUsageErrors:
+    """Wrong arguments and unreachable servers are one line and exit 2 too; --help helps."""
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (("report", "--channel", "abc"), "invalid int value: 'abc'"),
+            (("lake", "query", "--named", "nope"), "invalid choice: 'nope'"),
+            ((), "the following arguments are required: COMMAND"),
+        ],
+        ids=["bad-int", "bad-choice", "no-command"],
+    )
+    def test_bad_arguments(self, args: tuple[str, ...], message: str) -> None:
+        done = run_tgstat(*args, env=clean_env())
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+        assert done.stderr.startswith("tgstat: error: ")
+        assert message in done.stderr
+
+    def test_serve_entry_point_helps(self) -> None:
+        done = run_module("tgstat.flows.serve", "--help", env=clean_env())
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("usage: python -m tgstat.flows.serve")
+
+    def test_serve_with_an_unreachable_prefect_is_one_line(self) -> None:
+        env = clean_env(PREFECT_API_URL="http://127.0.0.1:1/api")
+        done = run_module("tgstat.flows.serve", env=env)
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [
+            "tgstat: error: cannot reach the Prefect server at"
+            " PREFECT_API_URL=http://127.0.0.1:1/api: [Errno 111] Connection refused"
+        ]
+
+
+class TestCollectCommand:
+    """``tgstat collect`` with nothing to collect says so instead of printing nothing."""
+
+    def test_no_channel_configured(self, db_url: str) -> None:
+        done = run_tgstat("collect", env=clean_env(TGSTAT_DATABASE_URL=db_url))
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [done.stderr.strip()]
+        assert done.stderr.startswith("tgstat: error: no channel is configured: add one with")

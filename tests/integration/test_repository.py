@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import attrs
 import psycopg
 import pytest
 
 from tests.builders import CHANNEL, at, channel, post, sealed_session, user
 from tgstat.adapters.postgres import PostgresStatRepository
-from tgstat.domain.horizons import HorizonValues
+from tgstat.domain.horizons import Horizon, HorizonValues
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId, UserId
 from tgstat.domain.model import (
     AuthorKind,
@@ -19,7 +20,10 @@ from tgstat.domain.model import (
     Membership,
     ReactionCount,
     SessionStatus,
+    SubscriberReading,
+    UserProfile,
 )
+from tgstat.domain.planning import FollowUp
 from tgstat.ports.repository import (
     ChannelBusyError,
     UnknownChannelError,
@@ -83,6 +87,15 @@ class TestConfiguration:
                 await s.get_channel(ChannelId(42))
             with pytest.raises(UnknownSessionError):
                 await s.get_session(pk=999)  # type: ignore[arg-type]
+
+    async def test_channel_references_its_session_by_pk(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        assert table(
+            db,
+            "SELECT c.tg_channel_id, s.phone_number FROM config__tg_channel c"
+            " JOIN config__tg_bot_session_pool s ON s.pk = c.config__tg_bot_session_pool_pk",
+        ) == [(CHANNEL, "+10000000001")]
 
     async def test_readding_a_channel_renames_it(
         self, configured: PostgresStatRepository, db: Conn
@@ -227,6 +240,67 @@ class TestPosts:
         assert table(db, "SELECT views, views_1h, views_24h FROM stat_post") == [(950, 300, 900)]
 
 
+class TestRealTelegramShapes:
+    """Albums, deletions, unreadable threads and subscriber readings land in their columns."""
+
+    async def test_deleted_post_keeps_its_row_and_counters(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        album = 13_900_000_000_000_003
+        posts = [attrs.evolve(post(i, views=i * 10), grouped_id=album) for i in (1, 2)]
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, posts, at(10))
+                await s.set_horizon_values(CHANNEL, [HorizonValues(PostId(2), views_1h=15)])
+            async with s.transaction():
+                await s.mark_deleted(CHANNEL, [PostId(2), PostId(99)], at(40))
+                await s.mark_deleted(CHANNEL, [PostId(2)], at(45))
+        assert table(
+            db,
+            'SELECT tg_post_id, grouped_id, views, views_1h, "timestamp", deleted_at'
+            " FROM stat_post ORDER BY 1",
+        ) == [
+            (1, album, 10, None, at(10), None),
+            (2, album, 20, 15, at(10), at(40)),
+        ]
+
+    async def test_thread_unreadable_column(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s, s.transaction():
+            await s.upsert_posts(CHANNEL, [post(1), post(2)], at(0))
+            await s.set_thread_unreadable(CHANNEL, [PostId(1), PostId(2)], at(5))
+            await s.set_thread_unreadable(CHANNEL, [PostId(2)], None)
+        assert table(db, "SELECT tg_post_id, thread_unreadable_at FROM stat_post ORDER BY 1") == [
+            (1, at(5)),
+            (2, None),
+        ]
+
+    async def test_subscriber_readings_rows(
+        self, configured: PostgresStatRepository, db: Conn
+    ) -> None:
+        async with configured.session() as s, s.transaction():
+            for minutes, n in ((0, 1200), (60, 1190), (60, 1250)):
+                await s.add_subscriber_reading(SubscriberReading(CHANNEL, at(minutes), n))
+        assert table(
+            db, "SELECT tg_channel_id, taken_at, subscribers FROM stat_channel_snapshot ORDER BY pk"
+        ) == [(CHANNEL, at(0), 1200), (CHANNEL, at(60), 1190)]
+
+    async def test_album_followup_rows(self, configured: PostgresStatRepository, db: Conn) -> None:
+        album = 13_900_000_000_000_004
+        async with configured.session() as s, s.transaction():
+            await s.add_followups(
+                [
+                    FollowUp(CHANNEL, PostId(3), Horizon.H1, at(60), album),
+                    FollowUp(CHANNEL, PostId(4), Horizon.H1, at(60), album),
+                    FollowUp(CHANNEL, PostId(4), Horizon.H24, at(24 * 60), album),
+                ]
+            )
+        assert table(
+            db, "SELECT tg_post_id, horizon_s, grouped_id FROM stat_followup ORDER BY 2, 1"
+        ) == [(3, 3600, album), (4, 86400, album)]
+
+
 class TestReactions:
     """A post's reaction rows become exactly the last observed set."""
 
@@ -286,6 +360,19 @@ class TestComments:
         assert (st.users, st.channels, st.count_at_1h, st.count_at_24h) == (2, 1, 2, 4)
         assert tracked[0].last_comment_id == 14
 
+    async def test_author_kinds_stored(self, configured: PostgresStatRepository, db: Conn) -> None:
+        p = post(1)
+        comments = [
+            Comment(CommentId(21), p.id, at(5), AuthorKind.ANONYMOUS, 1888000555),
+            Comment(CommentId(22), p.id, at(6), AuthorKind.NONE, None),
+        ]
+        async with configured.session() as s, s.transaction():
+            await s.upsert_posts(CHANNEL, [p], at(0))
+            await s.add_comments(CHANNEL, comments)
+        assert table(
+            db, "SELECT tg_comment_id, author_kind, author_id FROM stat_comment ORDER BY 1"
+        ) == [(21, "anonymous", 1888000555), (22, "none", None)]
+
 
 class TestMemberships:
     """Episodes are saved by pk or inserted, and the cursor only moves forward."""
@@ -309,10 +396,44 @@ class TestMemberships:
         assert newest.user.username == "ann_2"
         assert newest.is_open
         assert table(
-            db, "SELECT user_name, joined_at, left_at, is_joined_by_link FROM stat_user ORDER BY id"
+            db, "SELECT user_name, joined_at, left_at, is_joined_by_link FROM stat_user ORDER BY pk"
         ) == [
             ("ann", at(0), at(60), True),
             ("ann_2", at(90), None, False),
+        ]
+
+    async def test_new_fields_stored(self, configured: PostgresStatRepository, db: Conn) -> None:
+        bot = UserProfile(UserId(8), first_name="Helper", username="helper_bot", bot=True)
+        async with configured.session() as s:
+            async with s.transaction():
+                await s.save_memberships(
+                    CHANNEL,
+                    [
+                        Membership(
+                            CHANNEL,
+                            bot,
+                            at(0),
+                            None,
+                            True,
+                            invite_link="https://t.me/+Q1",
+                            invite_link_title=None,
+                        ),
+                        Membership(CHANNEL, UserProfile(UserId(9)), None, at(4), None, None),
+                    ],
+                    at(5),
+                )
+            opened = (await s.latest_memberships(CHANNEL, [UserId(8)]))[UserId(8)]
+            async with s.transaction():
+                kicked = attrs.evolve(opened, left_at=at(9), is_removed_by_admin=True)
+                await s.save_memberships(CHANNEL, [kicked], at(10))
+        assert table(
+            db,
+            "SELECT tg_user_id, user_name, first_name, bot, joined_at, left_at,"
+            " is_joined_by_link, is_removed_by_admin, invite_link, invite_link_title"
+            " FROM stat_user ORDER BY pk",
+        ) == [
+            (8, "helper_bot", "Helper", True, at(0), at(9), True, True, "https://t.me/+Q1", None),
+            (9, None, None, None, None, at(4), None, None, None, None),
         ]
 
     async def test_cursor_never_moves_back(self, configured: PostgresStatRepository) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from tgstat.app.migrate import dbmate, migrate, migrations_dir
+
+REAL_MIGRATIONS = sorted(migrations_dir().glob("*.sql"))
+"""The real migrations, in order (read before any test points dbmate elsewhere)."""
+REAL_SHAPES = "20261129000001_real_telegram_shapes.sql"
 
 BIGINT, TEXT, BOOL, TSTZ, BYTEA, INT = (
     "bigint",
@@ -19,7 +27,7 @@ INTEGERS = {BIGINT, INT}
 
 REQUIRED: dict[str, dict[str, set[str]]] = {
     "config__tg_bot_session_pool": {
-        "id": INTEGERS,
+        "pk": INTEGERS,
         "api_id": INTEGERS,
         "api_hash": {BYTEA, TEXT},
         "bot_token": {BYTEA, TEXT},
@@ -32,14 +40,14 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         "updated_at": {TSTZ},
     },
     "config__tg_channel": {
-        "id": INTEGERS,
+        "pk": INTEGERS,
         "tg_channel_id": {BIGINT},
         "tg_channel_name": {TEXT},
-        "session_pool_id": INTEGERS,
+        "config__tg_bot_session_pool_pk": INTEGERS,
         "admin_log_cursor": {BIGINT},
     },
     "stat_user": {
-        "id": INTEGERS,
+        "pk": INTEGERS,
         "tg_user_id": {BIGINT},
         "tg_channel_id": {BIGINT},
         "first_name": {TEXT},
@@ -53,9 +61,13 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         "is_joined_by_link": {BOOL},
         "joined_at": {TSTZ},
         "left_at": {TSTZ},
+        "bot": {BOOL},
+        "is_removed_by_admin": {BOOL},
+        "invite_link": {TEXT},
+        "invite_link_title": {TEXT},
     },
     "stat_post": {
-        "id": INTEGERS,
+        "pk": INTEGERS,
         "timestamp": {TSTZ},
         "tg_channel_id": {BIGINT},
         "tg_post_id": {BIGINT},
@@ -75,9 +87,12 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         "media": {TEXT},
         "date_of_post": {TSTZ},
         "forwards": INTEGERS,
+        "grouped_id": {BIGINT},
+        "deleted_at": {TSTZ},
+        "thread_unreadable_at": {TSTZ},
     },
     "stat_reaction": {
-        "id": INTEGERS,
+        "pk": INTEGERS,
         "timestamp": {TSTZ},
         "tg_channel_id": {BIGINT},
         "tg_post_id": {BIGINT},
@@ -101,7 +116,21 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         "author_kind": {TEXT},
         "author_id": {BIGINT},
     },
+    "stat_channel_snapshot": {
+        "pk": INTEGERS,
+        "tg_channel_id": {BIGINT},
+        "taken_at": {TSTZ},
+        "subscribers": INTEGERS,
+    },
 }
+PRIMARY_KEY_TABLES = (
+    "config__tg_bot_session_pool",
+    "config__tg_channel",
+    "stat_user",
+    "stat_post",
+    "stat_reaction",
+    "stat_channel_snapshot",
+)
 
 
 def columns(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, dict[str, str]]:
@@ -115,11 +144,40 @@ def columns(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, dict[str,
     return out
 
 
+def _seed_one_of_each(db: psycopg.Connection[tuple[object, ...]]) -> None:
+    """A session, channel 10, post 1, an open episode of user 7, a subscriber reading and an
+    album follow-up: the rows the constraint cases collide with."""
+    db.execute(
+        "INSERT INTO config__tg_bot_session_pool (api_id, api_hash, phone_number)"
+        " VALUES (1, 'h', '+100')"
+    )
+    db.execute(
+        "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name,"
+        " config__tg_bot_session_pool_pk) SELECT 10, 'ten', pk FROM config__tg_bot_session_pool"
+    )
+    db.execute(
+        'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link, date_of_post)'
+        " VALUES (now(), 10, 1, 'l', now())"
+    )
+    db.execute(
+        'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", joined_at)'
+        " VALUES (7, 10, now(), now())"
+    )
+    db.execute(
+        "INSERT INTO stat_channel_snapshot (tg_channel_id, taken_at, subscribers)"
+        " VALUES (10, '2026-11-01T00:00Z', 5)"
+    )
+    db.execute(
+        "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at, grouped_id)"
+        " VALUES (10, 1, 3600, now(), 77)"
+    )
+
+
 def schema_fingerprint(url: str) -> list[tuple[object, ...]]:
     """Columns, constraints and indexes of the public schema, in a stable order."""
     with psycopg.connect(url) as conn:
         cols = conn.execute(
-            "SELECT table_name, column_name, data_type, is_nullable, column_default"
+            "SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity"
             " FROM information_schema.columns WHERE table_schema = 'public'"
             " ORDER BY 1, 2"
         ).fetchall()
@@ -131,7 +189,33 @@ def schema_fingerprint(url: str) -> list[tuple[object, ...]]:
             "SELECT tablename, indexname, indexdef FROM pg_indexes"
             " WHERE schemaname = 'public' ORDER BY 1, 2"
         ).fetchall()
-    return [*cols, *cons, *idx]
+        seqs = conn.execute(
+            "SELECT 'sequence', sequencename FROM pg_sequences WHERE schemaname = 'public'"
+            " ORDER BY 2"
+        ).fetchall()
+    return [*cols, *cons, *idx, *seqs]
+
+
+def tgstat_schema(url: str) -> list[tuple[object, ...]]:
+    """The fingerprint without dbmate's own table."""
+    return [r for r in schema_fingerprint(url) if r[0] != "schema_migrations"]
+
+
+@pytest.fixture(name="stepwise")
+def _stepwise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty migrations folder dbmate reads instead of the real one: a test copies the
+    real migrations in one at a time."""
+    steps = tmp_path / "migrations"
+    steps.mkdir()
+    monkeypatch.setattr("tgstat.app.migrate.migrations_dir", lambda: steps)
+    return steps
+
+
+def add_migrations(steps: Path, up_to: str) -> None:
+    """Copy the real migrations up to and including ``up_to`` into ``steps``."""
+    for f in REAL_MIGRATIONS:
+        if f.name <= up_to:
+            shutil.copy(f, steps / f.name)
 
 
 class TestSchema:
@@ -154,6 +238,28 @@ class TestSchema:
         ).fetchall()
         assert naive == []
 
+    def test_every_primary_key_is_pk(self, db: psycopg.Connection[tuple[object, ...]]) -> None:
+        keys = db.execute(
+            "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c"
+            " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)"
+            " WHERE c.contype = 'p' AND c.connamespace = 'public'::regnamespace"
+        ).fetchall()
+        by_table = {str(t): str(col) for t, col in keys}
+        assert {t: by_table.get(t) for t in PRIMARY_KEY_TABLES} == dict.fromkeys(
+            PRIMARY_KEY_TABLES, "pk"
+        )
+        assert [t for t, cols in columns(db).items() if "id" in cols] == []
+        fk = db.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'config__tg_channel'::regclass AND contype = 'f'"
+        ).fetchall()
+        assert fk == [
+            (
+                "FOREIGN KEY (config__tg_bot_session_pool_pk)"
+                " REFERENCES config__tg_bot_session_pool(pk)",
+            )
+        ]
+
     @pytest.mark.parametrize(
         ("statement", "violation"),
         [
@@ -163,8 +269,8 @@ class TestSchema:
                 psycopg.errors.CheckViolation,
             ),
             (
-                "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name, session_pool_id)"
-                " VALUES (5, 'c', 999)",
+                "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name,"
+                " config__tg_bot_session_pool_pk) VALUES (5, 'c', 999)",
                 psycopg.errors.ForeignKeyViolation,
             ),
             (
@@ -182,8 +288,64 @@ class TestSchema:
                 " VALUES (7, 10, now(), now())",
                 psycopg.errors.UniqueViolation,
             ),
+            (
+                'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", joined_at,'
+                " is_removed_by_admin) VALUES (8, 10, now(), now(), true)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO stat_comment VALUES (10, 1, 5, now(), 'group', 1)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO stat_comment VALUES (10, 1, 5, now(), 'none', 1888000555)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO stat_comment VALUES (10, 1, 5, now(), 'user', NULL)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO stat_comment VALUES (10, 1, 5, now(), 'anonymous', NULL)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO stat_channel_snapshot (tg_channel_id, taken_at, subscribers)"
+                " VALUES (10, '2026-11-01T01:00Z', -1)",
+                psycopg.errors.CheckViolation,
+            ),
+            (
+                "INSERT INTO stat_channel_snapshot (tg_channel_id, taken_at, subscribers)"
+                " VALUES (10, '2026-11-01T00:00Z', 6)",
+                psycopg.errors.UniqueViolation,
+            ),
+            (
+                "INSERT INTO stat_channel_snapshot (tg_channel_id, taken_at, subscribers)"
+                " VALUES (11, '2026-11-01T00:00Z', 6)",
+                psycopg.errors.ForeignKeyViolation,
+            ),
+            (
+                "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at,"
+                " grouped_id) VALUES (10, 2, 3600, now(), 77)",
+                psycopg.errors.UniqueViolation,
+            ),
         ],
-        ids=["status", "channel-fk", "negative-count", "post-key", "one-open-episode"],
+        ids=[
+            "status",
+            "channel-fk",
+            "negative-count",
+            "post-key",
+            "one-open-episode",
+            "removed-while-open",
+            "author-kind",
+            "no-sender-with-author",
+            "user-without-author",
+            "anonymous-without-author",
+            "negative-subscribers",
+            "reading-twice",
+            "reading-channel-fk",
+            "album-followup-twice",
+        ],
     )
     def test_constraints_refuse_dishonest_rows(
         self,
@@ -191,24 +353,20 @@ class TestSchema:
         statement: str,
         violation: type[Exception],
     ) -> None:
-        db.execute(
-            "INSERT INTO config__tg_bot_session_pool (api_id, api_hash, phone_number)"
-            " VALUES (1, 'h', '+100')"
-        )
-        db.execute(
-            "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name, session_pool_id)"
-            " SELECT 10, 'ten', id FROM config__tg_bot_session_pool"
-        )
-        db.execute(
-            'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link, date_of_post)'
-            " VALUES (now(), 10, 1, 'l', now())"
-        )
-        db.execute(
-            'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", joined_at)'
-            " VALUES (7, 10, now(), now())"
-        )
+        _seed_one_of_each(db)
         with pytest.raises(violation):
             db.execute(statement)
+
+    def test_every_comment_author_kind_is_accepted(
+        self, db: psycopg.Connection[tuple[object, ...]]
+    ) -> None:
+        _seed_one_of_each(db)
+        db.execute(
+            "INSERT INTO stat_comment VALUES (10, 1, 11, now(), 'user', 42),"
+            " (10, 1, 12, now(), 'channel', 777), (10, 1, 13, now(), 'anonymous', 1888000555),"
+            " (10, 1, 14, now(), 'none', NULL)"
+        )
+        assert db.execute("SELECT count(*) FROM stat_comment").fetchone() == (4,)
 
     def test_collector_indexes_exist(self, db: psycopg.Connection[tuple[object, ...]]) -> None:
         defs = [
@@ -243,3 +401,109 @@ class TestMigrations:
         before = schema_fingerprint(empty_db_url)
         migrate(empty_db_url)
         assert schema_fingerprint(empty_db_url) == before
+
+    def test_each_down_restores_the_schema_before_its_up(
+        self, empty_db_url: str, stepwise: Path
+    ) -> None:
+        previous = tgstat_schema(empty_db_url)
+        for name in (f.name for f in REAL_MIGRATIONS):
+            add_migrations(stepwise, name)
+            dbmate(empty_db_url, "up")
+            after = tgstat_schema(empty_db_url)
+            assert after != previous, name
+            dbmate(empty_db_url, "rollback")
+            assert tgstat_schema(empty_db_url) == previous, f"{name}: down differs"
+            dbmate(empty_db_url, "up")
+            assert tgstat_schema(empty_db_url) == after, f"{name}: up again differs"
+            previous = after
+
+
+T = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class TestRealTelegramShapesMigration:
+    """Rows written before the migration survive it, its down and its up again."""
+
+    def test_rows_survive_up_down_up(self, empty_db_url: str, stepwise: Path) -> None:
+        before = max(f.name for f in REAL_MIGRATIONS if f.name < REAL_SHAPES)
+        add_migrations(stepwise, before)
+        dbmate(empty_db_url, "up")
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO config__tg_bot_session_pool (api_id, api_hash, phone_number)"
+                " VALUES (1, 'h', '+100')"
+            )
+            conn.execute(
+                "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name, session_pool_id)"
+                " VALUES (10, 'ten', 1)"
+            )
+            conn.execute(
+                'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", joined_at,'
+                " left_at) VALUES (7, 10, %(t)s, %(t)s, NULL), (8, 10, %(t)s, %(t)s, %(t)s)",
+                {"t": T},
+            )
+            conn.execute(
+                'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link,'
+                " date_of_post, views) VALUES (%(t)s, 10, 1, 'l', %(t)s, 50)",
+                {"t": T},
+            )
+            conn.execute(
+                "INSERT INTO stat_comment VALUES (10, 1, 1, %(t)s, 'user', 42),"
+                " (10, 1, 2, %(t)s, 'channel', 777)",
+                {"t": T},
+            )
+
+        add_migrations(stepwise, REAL_SHAPES)
+        dbmate(empty_db_url, "up")
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT pk, config__tg_bot_session_pool_pk FROM config__tg_channel"
+            ).fetchall() == [(1, 1)]
+            # closed before: closed by a leave (the only exit read then); open: NULL
+            assert conn.execute(
+                "SELECT pk, tg_user_id, is_removed_by_admin, bot, invite_link FROM stat_user"
+                " ORDER BY pk"
+            ).fetchall() == [(1, 7, None, None, None), (2, 8, False, None, None)]
+            assert conn.execute(
+                "SELECT pk, views, grouped_id, deleted_at, thread_unreadable_at FROM stat_post"
+            ).fetchall() == [(1, 50, None, None, None)]
+            # the identities go on where they were
+            assert conn.execute(
+                'INSERT INTO stat_user (tg_user_id, tg_channel_id, "timestamp", left_at,'
+                " is_removed_by_admin) VALUES (9, 10, %(t)s, %(t)s, true) RETURNING pk",
+                {"t": T},
+            ).fetchall() == [(3,)]
+            conn.execute(
+                "INSERT INTO stat_comment VALUES (10, 1, 3, %(t)s, 'anonymous', 1888000555),"
+                " (10, 1, 4, %(t)s, 'none', NULL)",
+                {"t": T},
+            )
+            conn.execute(
+                "INSERT INTO stat_channel_snapshot (tg_channel_id, taken_at, subscribers)"
+                " VALUES (10, %(t)s, 1000)",
+                {"t": T},
+            )
+
+        dbmate(empty_db_url, "rollback")
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT id, session_pool_id FROM config__tg_channel"
+            ).fetchall() == [(1, 1)]
+            assert conn.execute("SELECT id, tg_user_id FROM stat_user ORDER BY id").fetchall() == [
+                (1, 7),
+                (2, 8),
+                (3, 9),
+            ]
+            # the old schema cannot hold authorless kinds: only those comments go
+            assert conn.execute(
+                "SELECT tg_comment_id, author_kind FROM stat_comment ORDER BY 1"
+            ).fetchall() == [(1, "user"), (2, "channel")]
+
+        dbmate(empty_db_url, "up")
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            assert conn.execute("SELECT pk, tg_user_id FROM stat_user ORDER BY pk").fetchall() == [
+                (1, 7),
+                (2, 8),
+                (3, 9),
+            ]
+            assert conn.execute("SELECT count(*) FROM stat_channel_snapshot").fetchall() == [(0,)]

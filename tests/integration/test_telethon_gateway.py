@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from telethon import errors
+from telethon.sessions import MemorySession
 from telethon.tl import types
 
 from tests.telethon_canned import (
     EPOCH,
+    PUBLIC_REQUEST,
     CannedTelegram,
+    banned,
     canned_client,
+    canned_client_class,
     channel,
     comment,
+    invite_link,
     member_event,
     post,
     reactions,
     service,
     thread,
+    toggle_ban,
     user,
 )
 from tgstat.adapters.telethon.gateway import TelethonGateway
+from tgstat.adapters.telethon.session import SessionClient, TelethonSignIn, connect_authorized
 from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId
-from tgstat.domain.model import AuthorKind, MemberAction, ReactionCount, UserProfile
+from tgstat.domain.model import (
+    AuthorKind,
+    InviteLink,
+    MemberAction,
+    ReactionCount,
+    UserProfile,
+)
 from tgstat.domain.planning import batches
 from tgstat.ports.gateway import (
     ChannelAmbiguousError,
@@ -34,8 +49,11 @@ from tgstat.ports.gateway import (
     DisconnectedError,
     GatewayError,
     NoDiscussionError,
+    PostsRead,
     RateLimitedError,
     SessionBannedError,
+    SubscriberCountUnknownError,
+    ThreadUnreadableError,
 )
 
 CH = ChannelId(1001)
@@ -172,6 +190,25 @@ class TestNewPosts:
 
         assert [(p.has_discussion, p.counters.comments) for p in posts] == [(False, None)] * 2
 
+    async def test_album(self, telegram: CannedTelegram, gateway: TelethonGateway) -> None:
+        """The messages of an album share Telegram's ``grouped_id``; others have none."""
+        photo = types.MessageMediaPhoto(photo=types.PhotoEmpty(id=1))
+        with_history(
+            telegram,
+            CH,
+            *(post(CH, i, minutes(1), media=photo, grouped_id=13_000_000_001) for i in (1, 2, 3)),
+            post(CH, 4, minutes(2), message="alone"),
+        )
+
+        posts = await gateway.fetch_new_posts(CH, None)
+
+        assert [(p.id, p.grouped_id) for p in posts] == [
+            (1, 13_000_000_001),
+            (2, 13_000_000_001),
+            (3, 13_000_000_001),
+            (4, None),
+        ]
+
 
 def _document(*attributes: Any) -> types.MessageMediaDocument:
     doc = types.Document(
@@ -236,7 +273,7 @@ class TestCounterRefresh:
         with_history(telegram, CH, *(post(CH, i, minutes(i), views=i) for i in range(1, 251)))
         ids = [PostId(i) for i in range(1, 251)]
 
-        found = [p for batch in batches(ids) for p in await gateway.fetch_posts(CH, batch)]
+        found = [p for batch in batches(ids) for p in (await gateway.fetch_posts(CH, batch)).posts]
 
         assert [(p.id, p.counters.views) for p in found] == [(i, i) for i in range(1, 251)]
         assert telegram.count("GetMessagesRequest") == 3
@@ -250,72 +287,138 @@ class TestCounterRefresh:
             await gateway.fetch_posts(CH, [PostId(i) for i in range(1, 102)])
         assert telegram.requests == []
 
-    async def test_deleted_and_service_messages_are_absent(
+    async def test_deleted_and_service_messages(
         self, telegram: CannedTelegram, gateway: TelethonGateway
     ) -> None:
-        """Unknown ids (MessageEmpty) and service messages are left out, order kept."""
+        """MessageEmpty ids are deleted; a service message is neither a post nor deleted."""
         with_history(telegram, CH, post(CH, 1, minutes(1)), service(CH, 2, minutes(2)))
-        with_history(telegram, CH, post(CH, 3, minutes(3)))
+        with_history(telegram, CH, post(CH, 3, minutes(3)), post(CH, 4, minutes(4)))
+        telegram.delete(CH, 4)
 
-        found = await gateway.fetch_posts(CH, [PostId(3), PostId(2), PostId(9), PostId(1)])
+        read = await gateway.fetch_posts(CH, [PostId(3), PostId(2), PostId(4), PostId(1)])
 
-        assert [p.id for p in found] == [3, 1]
+        assert [p.id for p in read.posts] == [3, 1]
+        assert read.deleted == {4}
+        assert telegram.count("GetMessagesRequest") == 1
 
     async def test_no_ids_no_request(
         self, telegram: CannedTelegram, gateway: TelethonGateway
     ) -> None:
         """An empty batch answers at once."""
-        assert await gateway.fetch_posts(CH, []) == []
+        assert await gateway.fetch_posts(CH, []) == PostsRead(())
         assert telegram.requests == []
 
 
 class TestComments:
-    """A post's comments thread, paged, ascending, with user and channel authors."""
+    """A post's comments thread, paged, ascending; every comment kept, whoever wrote it."""
 
-    async def test_paging_authors_and_after(
+    async def test_paging_and_after(
         self, telegram: CannedTelegram, gateway: TelethonGateway
     ) -> None:
-        """250 comments by users and channels; anonymous ones skipped; ``after`` exclusive."""
-        authors = [types.PeerUser(42), types.PeerChannel(777), None]
+        """250 comments in pages of 100, ascending; ``after`` is exclusive."""
         telegram.threads[(CH, 5)] = [
-            comment(DISCUSSION, 1000 + i, minutes(i), authors[i % 3]) for i in range(250)
+            comment(DISCUSSION, 1000 + i, minutes(i), types.PeerUser(42)) for i in range(250)
         ]
         telegram.add_users(user(42, "Ann"))
 
         every = await gateway.fetch_comments(CH, PostId(5), None)
-        newer = await gateway.fetch_comments(CH, PostId(5), CommentId(1240))
+        newer = await gateway.fetch_comments(CH, PostId(5), CommentId(1245))
 
-        assert [c.id for c in every] == [1000 + i for i in range(250) if i % 3 != 2]
-        assert {(c.author_kind, c.author_id) for c in every} == {
-            (AuthorKind.USER, 42),
-            (AuthorKind.CHANNEL, 777),
-        }
+        assert [c.id for c in every] == [1000 + i for i in range(250)]
         assert all(c.post_id == 5 for c in every)
         assert every[0].date == minutes(0)
-        assert [c.id for c in newer] == [1241, 1243, 1244, 1246, 1247, 1249]
+        assert [c.id for c in newer] == [1246, 1247, 1248, 1249]
         # Comment ids are large, so Telethon only stops on an empty page: 3 + 1, then 1.
         assert telegram.count("GetRepliesRequest") == 5
         assert gateway.request_counts()["comments"] == 5
 
+    async def test_every_author_kind(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """``from_id``: PeerUser is a user; the discussion group itself an anonymous admin
+        (with the group's id); another PeerChannel a user posting as a channel; PeerChat
+        and no sender at all are kept without an author."""
+        authors = [
+            types.PeerUser(42),
+            types.PeerChannel(777),
+            types.PeerChannel(DISCUSSION),
+            None,
+            types.PeerChat(55),
+        ]
+        telegram.threads[(CH, 5)] = [
+            comment(DISCUSSION, 100 + i, minutes(i), a) for i, a in enumerate(authors)
+        ]
+        telegram.add_users(user(42, "Ann"))
+
+        found = await gateway.fetch_comments(CH, PostId(5), None)
+
+        assert [(c.id, c.author_kind, c.author_id) for c in found] == [
+            (100, AuthorKind.USER, 42),
+            (101, AuthorKind.CHANNEL, 777),
+            (102, AuthorKind.ANONYMOUS, DISCUSSION),
+            (103, AuthorKind.NONE, None),
+            (104, AuthorKind.NONE, None),
+        ]
+
+    async def test_service_messages_are_not_comments(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """A pin in the discussion group is not a comment."""
+        telegram.threads[(CH, 5)] = [
+            comment(DISCUSSION, 100, minutes(1), None),
+            service(DISCUSSION, 101, minutes(2)),
+        ]
+
+        assert [c.id for c in await gateway.fetch_comments(CH, PostId(5), None)] == [100]
+
+    async def test_unreadable_thread(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """MSG_ID_INVALID for a post that reports a comments thread: the thread is
+        unreadable (not "no discussion"); telling them apart costs one read of the post."""
+        with_history(telegram, CH, post(CH, 6, minutes(6), replies=thread(3, DISCUSSION)))
+
+        with pytest.raises(ThreadUnreadableError, match="post 6") as info:
+            await gateway.fetch_comments(CH, PostId(6), None)
+        assert isinstance(info.value.__cause__, errors.MsgIdInvalidError)
+        assert telegram.requests[-2:] == ["GetRepliesRequest", "GetMessagesRequest"]
+
+    async def test_thread_of_a_deleted_post(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """A post gone since it reported its thread: unreadable, not "no discussion"."""
+        with_history(telegram, CH, post(CH, 6, minutes(6), replies=thread(3, DISCUSSION)))
+        telegram.delete(CH, 6)
+
+        with pytest.raises(ThreadUnreadableError):
+            await gateway.fetch_comments(CH, PostId(6), None)
+
     async def test_post_without_discussion(
         self, telegram: CannedTelegram, gateway: TelethonGateway
     ) -> None:
-        """Telegram's MSG_ID_INVALID for a thread-less post becomes NoDiscussionError."""
+        """MSG_ID_INVALID for a post without a comments thread: NoDiscussionError."""
+        with_history(telegram, CH, post(CH, 6, minutes(6)))
+
         with pytest.raises(NoDiscussionError, match="post 6") as info:
             await gateway.fetch_comments(CH, PostId(6), None)
         assert isinstance(info.value.__cause__, errors.MsgIdInvalidError)
+
+
+def _event_row(e: Any) -> tuple[Any, ...]:
+    return (e.id, e.action, e.user.id, e.invite)
 
 
 class TestMemberEvents:
     """Admin-log membership events, classified by action type, ascending by id."""
 
     async def test_every_action(self, telegram: CannedTelegram, gateway: TelethonGateway) -> None:
-        """Each action type maps to its MemberAction; the invitee, not the admin, is the user."""
-        names = ("join", "join_by_invite", "join_by_request", "invite", "leave")
+        """Each action type maps to its MemberAction; the invitee and the removed
+        subscriber, not the admin, are the user."""
+        names = ("join", "join_by_invite", "join_by_request", "invite", "leave", "kick")
         telegram.admin_log[CH] = [
             member_event(10 + i, minutes(i), name, 100 + i) for i, name in enumerate(names)
         ]
-        telegram.add_users(*(user(100 + i, f"U{i}") for i in range(5)))
+        telegram.add_users(*(user(100 + i, f"U{i}") for i in range(6)))
 
         events = await gateway.fetch_member_events(CH, EventId(0))
 
@@ -325,11 +428,12 @@ class TestMemberEvents:
             (12, MemberAction.JOIN_BY_REQUEST, 102, minutes(2)),
             (13, MemberAction.INVITE, 103, minutes(3)),
             (14, MemberAction.LEAVE, 104, minutes(4)),
+            (15, MemberAction.KICK, 105, minutes(5)),
         ]
-        assert events[3].user.first_name == "U3"
+        assert (events[3].user.first_name, events[5].user.first_name) == ("U3", "U5")
 
     async def test_profile(self, telegram: CannedTelegram, gateway: TelethonGateway) -> None:
-        """The profile comes from the User sent with the page; without one, only the id."""
+        """The profile comes from the User sent with the page, ``bot`` included."""
         telegram.admin_log[CH] = [
             member_event(1, minutes(1), "join", 42),
             member_event(2, minutes(2), "invite", 43),
@@ -344,18 +448,174 @@ class TestMemberEvents:
                 scam=False,
                 verified=True,
                 phone="4412345",
-            )
+            ),
+            user(43, "Helper", username="helper_bot", bot=True),
         )
 
-        ann, unseen = await gateway.fetch_member_events(CH, EventId(0))
+        ann, helper = await gateway.fetch_member_events(CH, EventId(0))
 
-        assert ann.user == UserProfile(42, "Ann", "Lee", "ann", True, False, True, "4412345")
-        assert unseen.user == UserProfile(43)
+        assert ann.user == UserProfile(
+            42, "Ann", "Lee", "ann", True, False, True, "4412345", bot=False
+        )
+        assert helper.user == UserProfile(
+            43, "Helper", None, "helper_bot", False, False, False, None, bot=True
+        )
+
+    async def test_missing_user_keeps_the_id(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """A page whose first join comes without its user object: Telethon's own
+        AdminLogEvent raises KeyError on it; the gateway keeps the id alone and the next
+        user's join of the same page too."""
+        telegram.admin_log[CH] = [
+            member_event(1, minutes(1), "join", 42),
+            member_event(2, minutes(2), "join", 43),
+            member_event(3, minutes(3), "invite", 44),
+        ]
+        telegram.add_users(user(43, "Bob"))  # 42 and the invitee 44 are left out
+        client = canned_client(telegram)
+        with pytest.raises(KeyError):
+            [e async for e in client.iter_admin_log(telegram.dialogs[0], join=True)]
+
+        events = await gateway.fetch_member_events(CH, EventId(0))
+
+        assert [(e.id, e.user) for e in events] == [
+            (1, UserProfile(42)),
+            (2, UserProfile(43, "Bob", premium=False, scam=False, verified=False, bot=False)),
+            (3, UserProfile(44)),
+        ]
+
+    @pytest.mark.parametrize(
+        ("invite", "via_chatlist", "expected"),
+        [
+            (
+                invite_link("https://t.me/+Spring", "Spring ads"),
+                False,
+                InviteLink("https://t.me/+Spring", "Spring ads"),
+            ),
+            (invite_link("https://t.me/+NoTitle"), False, InviteLink("https://t.me/+NoTitle")),
+            (
+                invite_link("https://t.me/addlist/Folder"),
+                True,
+                InviteLink("https://t.me/addlist/Folder", None, via_chatlist=True),
+            ),
+            (PUBLIC_REQUEST, False, None),
+        ],
+    )
+    async def test_join_by_invite_links(
+        self,
+        telegram: CannedTelegram,
+        gateway: TelethonGateway,
+        invite: Any,
+        via_chatlist: bool,
+        expected: InviteLink | None,
+    ) -> None:
+        """ChatInviteExported gives the link, its title and the chat-folder flag; a
+        ChatInvitePublicJoinRequests carries no link. A join by invite is by link always."""
+        telegram.admin_log[CH] = [
+            member_event(
+                1, minutes(1), "join_by_invite", 42, invite=invite, via_chatlist=via_chatlist
+            )
+        ]
+
+        (event,) = await gateway.fetch_member_events(CH, EventId(0))
+
+        assert (event.action, event.invite, event.is_by_link) == (
+            MemberAction.JOIN_BY_INVITE,
+            expected,
+            True,
+        )
+
+    @pytest.mark.parametrize(
+        ("invite", "expected", "by_link"),
+        [
+            (
+                invite_link("https://t.me/+Ask", "Requests"),
+                InviteLink("https://t.me/+Ask", "Requests"),
+                True,
+            ),
+            (PUBLIC_REQUEST, None, False),
+        ],
+    )
+    async def test_join_requests(
+        self,
+        telegram: CannedTelegram,
+        gateway: TelethonGateway,
+        invite: Any,
+        expected: InviteLink | None,
+        by_link: bool,
+    ) -> None:
+        """An approved request through a link is by link; one made through the public
+        username (ChatInvitePublicJoinRequests) is not."""
+        telegram.admin_log[CH] = [member_event(1, minutes(1), "join_by_request", 42, invite=invite)]
+
+        (event,) = await gateway.fetch_member_events(CH, EventId(0))
+
+        assert (event.action, event.user.id, event.invite, event.is_by_link) == (
+            MemberAction.JOIN_BY_REQUEST,
+            42,
+            expected,
+            by_link,
+        )
+
+    @pytest.mark.parametrize(
+        ("prev", "new", "removed"),
+        [
+            # in -> banned from viewing: removed
+            (types.ChannelParticipant(42, EPOCH), banned(42, EPOCH), True),
+            # in -> left: removed without a ban
+            (
+                types.ChannelParticipant(42, EPOCH),
+                types.ChannelParticipantLeft(types.PeerUser(42)),
+                True,
+            ),
+            # a restricted member -> banned from viewing: removed
+            (banned(42, EPOCH, view_messages=False), banned(42, EPOCH), True),
+            # in -> restricted (still a subscriber): no change
+            (types.ChannelParticipant(42, EPOCH), banned(42, EPOCH, view_messages=False), False),
+            # restriction lifted: no change
+            (banned(42, EPOCH, view_messages=False), types.ChannelParticipant(42, EPOCH), False),
+            # the unban that follows a removal (banned -> left): already out
+            (banned(42, EPOCH), types.ChannelParticipantLeft(types.PeerUser(42)), False),
+            # a ban edited: already out
+            (banned(42, EPOCH), banned(42, minutes(5)), False),
+        ],
+    )
+    async def test_ban_toggles(
+        self,
+        telegram: CannedTelegram,
+        gateway: TelethonGateway,
+        prev: Any,
+        new: Any,
+        removed: bool,
+    ) -> None:
+        """A ban toggle is a removal of the new participant (not of the admin, whose id the
+        event carries) only when it puts them out of the channel."""
+        telegram.admin_log[CH] = [toggle_ban(7, minutes(7), prev, new, admin_id=ADMIN)]
+        telegram.add_users(user(42, "Ann"))
+
+        events = await gateway.fetch_member_events(CH, EventId(0))
+
+        expected = [(7, MemberAction.KICK, 42, None)] if removed else []
+        assert [_event_row(e) for e in events] == expected
+        if removed:
+            assert events[0].user.first_name == "Ann"
+
+    async def test_channel_peers_are_not_subscribers(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """A ban toggle whose participant is a channel, not a user, is skipped."""
+        gone = types.ChannelParticipantLeft(types.PeerChannel(777))
+        telegram.admin_log[CH] = [
+            toggle_ban(7, minutes(7), types.ChannelParticipant(42, EPOCH), gone)
+        ]
+
+        assert await gateway.fetch_member_events(CH, EventId(0)) == []
 
     async def test_other_actions_are_skipped(
         self, telegram: CannedTelegram, gateway: TelethonGateway
     ) -> None:
-        """Actions that are not joins or leaves never become member events."""
+        """Actions that are not joins, leaves or removals never become member events."""
         title = types.ChannelAdminLogEventActionChangeTitle(prev_value="a", new_value="b")
         telegram.admin_log[CH] = [
             member_event(1, minutes(1), "join", 42),
@@ -381,6 +641,50 @@ class TestMemberEvents:
         assert [e.id for e in newer] == [246, 247, 248, 249, 250]
         assert telegram.count("GetAdminLogRequest") == 3 + 1
         assert gateway.request_counts()["admin_log"] == 4
+
+    async def test_full_page_of_skipped_events(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """Paging follows the events Telegram sent, mapped or not: 100 restrictions then a
+        removal take two requests and find the removal."""
+        restrict = banned(42, EPOCH, view_messages=False)
+        member = types.ChannelParticipant(42, EPOCH)
+        telegram.admin_log[CH] = [
+            toggle_ban(i, minutes(i), member, restrict) for i in range(1, 101)
+        ] + [member_event(101, minutes(101), "kick", 42)]
+
+        events = await gateway.fetch_member_events(CH, EventId(0))
+
+        assert [(e.id, e.action) for e in events] == [(101, MemberAction.KICK)]
+        # newest first: the removal and 99 restrictions, then the last restriction
+        assert telegram.count("GetAdminLogRequest") == 2
+
+
+class TestSubscriberCount:
+    """``participants_count`` of channels.getFullChannel, one ``channel`` request."""
+
+    async def test_count(self, telegram: CannedTelegram, gateway: TelethonGateway) -> None:
+        telegram.subscribers[CH] = 1234
+
+        assert await gateway.fetch_subscriber_count(CH) == 1234
+        assert telegram.count("GetFullChannelRequest") == 1
+        assert gateway.request_counts()["channel"] == 1
+
+    async def test_zero_is_a_count(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        telegram.subscribers[CH] = 0
+
+        assert await gateway.fetch_subscriber_count(CH) == 0
+
+    async def test_left_out_is_an_error(
+        self, telegram: CannedTelegram, gateway: TelethonGateway
+    ) -> None:
+        """A count Telegram does not report is unknown, never 0."""
+        telegram.subscribers[CH] = None
+
+        with pytest.raises(SubscriberCountUnknownError, match=r'"Tech notes" \(id 1001\)'):
+            await gateway.fetch_subscriber_count(CH)
 
 
 class TestResolveChannel:
@@ -455,6 +759,7 @@ def _every_call(gateway: TelethonGateway) -> list[Callable[[], Any]]:
         lambda: gateway.fetch_posts(CH, [PostId(1)]),
         lambda: gateway.fetch_comments(CH, PostId(1), None),
         lambda: gateway.fetch_member_events(CH, EventId(0)),
+        lambda: gateway.fetch_subscriber_count(CH),
     ]
 
 
@@ -475,9 +780,12 @@ class TestErrors:
             (errors.ChatAdminRequiredError(request=None), ChannelForbiddenError),
             (ConnectionError("reset by peer"), DisconnectedError),
             (OSError("network unreachable"), DisconnectedError),
+            # something other than Telegram answered (seen behind a captive proxy)
+            (asyncio.IncompleteReadError(b"x" * 95, 1347703872), DisconnectedError),
+            (errors.InvalidBufferError(b"\x6c\xfe\xff\xff"), DisconnectedError),
         ],
     )
-    @pytest.mark.parametrize("call", range(5))
+    @pytest.mark.parametrize("call", range(6))
     async def test_mapping(
         self,
         telegram: CannedTelegram,
@@ -554,3 +862,35 @@ class TestErrors:
 
         assert len(await gateway.fetch_new_posts(CH, None)) == 1
         assert gateway.request_counts()["posts"] == 2
+
+
+class TestTransportTrouble:
+    """Sign-in and the liveness check name an unreachable Telegram as a disconnect, also when
+    something other than Telegram answers (a short read, a non-MTProto packet)."""
+
+    @pytest.mark.parametrize(
+        "raised",
+        [
+            ConnectionError("reset by peer"),
+            asyncio.IncompleteReadError(b"x" * 95, 1347703872),
+            errors.InvalidBufferError(b"\x6c\xfe\xff\xff"),
+        ],
+    )
+    async def test_liveness_check(self, telegram: CannedTelegram, raised: Exception) -> None:
+        telegram.fail["any"] = [raised]
+        client = canned_client_class(telegram)(MemorySession(), 1, "0" * 32, request_retries=0)
+        with pytest.raises(DisconnectedError, match="cannot reach Telegram") as info:
+            await connect_authorized(client)
+        assert info.value.__cause__ is raised
+
+    @pytest.mark.parametrize(
+        "raised",
+        [asyncio.IncompleteReadError(b"", 8), errors.SecurityError("bad msg_key")],
+    )
+    async def test_sign_in(
+        self, telegram: CannedTelegram, raised: Exception, tmp_path: Path
+    ) -> None:
+        telegram.fail["any"] = [raised]
+        client = canned_client_class(telegram)(MemorySession(), 1, "0" * 32, request_retries=0)
+        with pytest.raises(DisconnectedError, match="cannot reach Telegram"):
+            await TelethonSignIn(SessionClient(client, tmp_path)).send_code("+15551234567")

@@ -197,8 +197,9 @@ class TestServed:
             " VALUES (1, 'x', 'replay:served')"
         )
         db.execute(
-            "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name, session_pool_id)"
-            " SELECT %s, 'Live', id FROM config__tg_bot_session_pool",
+            "INSERT INTO config__tg_channel"
+            " (tg_channel_id, tg_channel_name, config__tg_bot_session_pool_pk)"
+            " SELECT %s, 'Live', pk FROM config__tg_bot_session_pool",
             (LIVE,),
         )
 

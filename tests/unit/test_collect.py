@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.builders import CHANNEL, T0, at, post, user
 from tests.fakes import FakeGateway, FakeScheduler, FakeStatRepository
 from tgstat.domain.horizons import Horizon
-from tgstat.domain.ids import CommentId, EventId, SessionPk
+from tgstat.domain.ids import CommentId, EventId, PostId, SessionPk
 from tgstat.domain.model import (
     AuthorKind,
     ChannelConfig,
@@ -59,6 +62,11 @@ class World:
 
 @pytest.fixture(name="world")
 async def _world() -> World:
+    return await new_world()
+
+
+async def new_world() -> World:
+    """One configured channel, its session, a quiet Telegram and a working scheduler."""
     repo = FakeStatRepository()
     async with repo.session() as s, s.transaction():
         pk = await s.upsert_session(SealedSession("+1", 1, b"h", b"s"))
@@ -227,3 +235,164 @@ class TestHorizons:
         assert stored.horizons["views_1h"] == 300
         assert stored.post.counters.views == 320
         assert "views_24h" not in stored.horizons
+
+
+def comment(
+    cid: int, post_id: int, when: datetime, kind: AuthorKind, author: int | None
+) -> Comment:
+    return Comment(CommentId(cid), PostId(post_id), when, kind, author)
+
+
+class TestRealShapes:
+    """Albums, deletions, unreadable threads, late posts and subscriber counts (DESIGN 4.5)."""
+
+    async def test_an_album_is_followed_up_once_per_instant(self, world: World) -> None:
+        for i in (1, 2, 3):
+            world.publish(attrs.evolve(post(i, date=at(minutes=-1)), grouped_id=555))
+        report = await world.collect(T0)
+        assert report.posts_new == 3
+        assert sorted(world.scheduler.runs) == [
+            f"tgstat:{CHANNEL}:album555:1h",
+            f"tgstat:{CHANNEL}:album555:24h",
+        ]
+        assert {f.post_id for f in world.scheduler.runs.values()} == {1}
+        assert [world.repo.post(CHANNEL, i).post.grouped_id for i in (1, 2, 3)] == [555] * 3
+
+    async def test_a_deleted_post_is_marked_kept_and_never_asked_again(self, world: World) -> None:
+        world.publish(post(1, date=at(minutes=-1), views=40))
+        world.publish(post(2, date=at(minutes=-1)))
+        await world.collect(T0)
+        del world.gateway.posts[PostId(1)]  # deleted in Telegram 30 min after publication
+        asked: list[list[PostId]] = []
+        original = world.gateway.fetch_posts
+
+        async def spy(channel_id, ids):  # type: ignore[no-untyped-def]
+            asked.append(list(ids))
+            return await original(channel_id, ids)
+
+        world.gateway.fetch_posts = spy  # type: ignore[method-assign]
+        report = await world.collect(at(minutes=30))
+        assert report.posts_deleted == 1
+        stored = world.repo.post(CHANNEL, 1)
+        assert stored.deleted_at == at(minutes=30)
+        assert stored.post.counters.views == 40  # the last counters stay
+        await world.collect(at(minutes=35))
+        await world.collect(at(minutes=59))  # the 1 h follow-up
+        assert asked[0] == [1, 2]
+        assert all(PostId(1) not in ids for ids in asked[1:])
+        # its 1 h instant came after the deletion was found: never measured, NULL
+        assert "views_1h" not in stored.horizons
+        assert world.repo.post(CHANNEL, 2).horizons["views_1h"] == 10
+
+    async def test_an_unreadable_thread_leaves_comment_figures_unknown(self, world: World) -> None:
+        p = post(1, date=at(minutes=-10), comments=3)
+        world.publish(p)
+        world.gateway.comments[p.id] = [
+            comment(10 + i, 1, at(minutes=-5), AuthorKind.USER, 7 + i) for i in range(3)
+        ]
+        world.gateway.unreadable_threads.add(p.id)
+        first = await world.collect(T0)
+        assert first.threads_unreadable == 1
+        await world.collect(at(minutes=5))  # not retried within the hour
+        await world.collect(at(minutes=50))  # the 1 h instant: comments unknown
+        stored = world.repo.post(CHANNEL, 1)
+        assert stored.post.counters.comments == 3  # Telegram's counter said 3
+        assert "comments_1h" not in stored.horizons
+        assert (stored.users, stored.channels) == (None, None)
+        assert stored.thread_unreadable_at == T0
+        assert world.gateway.requests["comments"] == 1
+        world.gateway.unreadable_threads.clear()  # readable again an hour later
+        retried = await world.collect(at(minutes=60))
+        assert retried.comments_fetched == 3
+        assert world.gateway.requests["comments"] == 2
+        assert stored.thread_unreadable_at is None
+        assert stored.horizons["comments_1h"] == 3  # exact again: the comments' dates tell
+        assert (stored.users, stored.channels) == (3, 0)
+
+    async def test_every_comment_counts_but_only_people_and_channels_are_distinct(
+        self, world: World
+    ) -> None:
+        p = post(1, date=at(minutes=-10), comments=4)
+        world.publish(p)
+        world.gateway.comments[p.id] = [
+            comment(10, 1, at(minutes=-9), AuthorKind.USER, 7),
+            comment(11, 1, at(minutes=-8), AuthorKind.CHANNEL, 777),
+            comment(12, 1, at(minutes=-7), AuthorKind.ANONYMOUS, 9001),  # the group itself
+            comment(13, 1, at(minutes=-6), AuthorKind.NONE, None),
+        ]
+        await world.collect(T0)
+        await world.collect(at(minutes=50))  # the 1 h instant
+        stored = world.repo.post(CHANNEL, 1)
+        assert stored.horizons["comments_1h"] == 4
+        assert (stored.users, stored.channels) == (1, 1)
+
+    async def test_a_post_first_seen_late_gets_exact_comment_horizons(self, world: World) -> None:
+        p = post(1, date=at(hours=-30), comments=3, views=900)
+        world.publish(p)
+        world.gateway.comments[p.id] = [
+            comment(10, 1, at(hours=-30, minutes=30), AuthorKind.USER, 7),  # within 1 h
+            comment(11, 1, at(hours=-20), AuthorKind.USER, 8),  # within 24 h
+            comment(12, 1, at(hours=-1), AuthorKind.USER, 9),  # after 24 h
+        ]
+        await world.collect(T0)
+        stored = world.repo.post(CHANNEL, 1)
+        assert stored.horizons == {"comments_1h": 1, "comments_24h": 2}  # views never seen
+
+    async def test_subscribers_read_hourly_and_fail_alone(self, world: World) -> None:
+        world.gateway.subscribers = 1200
+        assert (await world.collect(T0)).subscribers == 1200
+        world.gateway.subscribers = 1210
+        assert (await world.collect(at(minutes=5))).subscribers is None  # not due
+        world.gateway.fail["channel"] = [DisconnectedError("x")] * 10
+        world.publish(post(1, date=at(minutes=58)))
+        failed = await world.collect(at(minutes=60))
+        assert failed.subscribers_error is not None
+        assert failed.posts_new == 1  # the rest of the cycle is kept
+        world.gateway.fail.clear()
+        assert (await world.collect(at(minutes=65))).subscribers == 1210
+        readings = world.repo.subscriber_readings(CHANNEL)
+        assert [(r.taken_at, r.subscribers) for r in readings] == [
+            (T0, 1200),
+            (at(minutes=65), 1210),
+        ]
+
+
+class TestDeletionProperty:
+    """A post found deleted is never in a later refresh plan, whenever it was deleted."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(st.integers(-48 * 60, 0), min_size=1, max_size=12),
+        st.dictionaries(st.integers(0, 11), st.integers(1, 40), max_size=6),
+    )
+    def test_deleted_posts_leave_the_refresh_plan(
+        self, published: list[int], deleted_at_cycle: dict[int, int]
+    ) -> None:
+        asyncio.run(self._run(published, deleted_at_cycle))
+
+    async def _run(self, published: list[int], deleted_at_cycle: dict[int, int]) -> None:
+        world = await new_world()
+        for i, minutes in enumerate(published, start=1):
+            world.publish(post(i, date=at(minutes=minutes)))
+        asked: list[tuple[int, list[PostId]]] = []
+        original = world.gateway.fetch_posts
+        cycle = 0
+
+        async def spy(channel_id, ids):  # type: ignore[no-untyped-def]
+            asked.append((cycle, list(ids)))
+            return await original(channel_id, ids)
+
+        world.gateway.fetch_posts = spy  # type: ignore[method-assign]
+        gone_since: dict[PostId, int] = {}
+        for cycle in range(42):
+            for index, when in deleted_at_cycle.items():
+                pid = PostId(index + 1)
+                if when == cycle and world.gateway.posts.pop(pid, None) is not None:
+                    gone_since[pid] = cycle
+            await world.collect(at(minutes=5 * cycle))
+        for pid, since in gone_since.items():
+            # the read that found it empty is the last time it is asked for
+            reads = [c for c, ids in asked if pid in ids and c >= since]
+            assert len(reads) <= 1, (pid, since, reads)
+            if reads:
+                assert world.repo.post(CHANNEL, pid).deleted_at == at(minutes=5 * reads[0])

@@ -7,8 +7,16 @@ from datetime import datetime
 import pytest
 
 from tests.builders import at
-from tgstat.domain.ids import PostId
-from tgstat.domain.model import MemberAction, PostCounters, ReactionCount, SealedSession
+from tgstat.domain.ids import EventId, PostId, UserId
+from tgstat.domain.model import (
+    InviteLink,
+    MemberAction,
+    MemberEvent,
+    PostCounters,
+    ReactionCount,
+    SealedSession,
+    UserProfile,
+)
 
 
 class TestValues:
@@ -35,10 +43,31 @@ class TestValues:
         assert ReactionCount.paid(1).key == "paid"
 
     def test_actions_classify_link_joins(self) -> None:
-        by_link = {a for a in MemberAction if a.is_by_link}
-        assert by_link == {MemberAction.JOIN_BY_INVITE, MemberAction.JOIN_BY_REQUEST}
+        link = InviteLink("https://t.me/+AbC", "Spring ads")
+        by_link = {
+            (a, invite is not None)
+            for a in MemberAction
+            for invite in (None, link)
+            if MemberEvent(EventId(1), at(), a, UserProfile(UserId(7)), invite).is_by_link
+        }
+        # a join request made through the public username (no link) is not by link
+        assert by_link == {
+            (MemberAction.JOIN_BY_INVITE, False),
+            (MemberAction.JOIN_BY_INVITE, True),
+            (MemberAction.JOIN_BY_REQUEST, True),
+        }
         assert not MemberAction.LEAVE.is_join
+        assert not MemberAction.KICK.is_join
         assert MemberAction.INVITE.is_join
+
+    def test_profile_update_keeps_what_the_newer_one_does_not_know(self) -> None:
+        known = UserProfile(UserId(7), "Ann", None, "ann", premium=True, bot=False)
+        missing = UserProfile(UserId(7))  # Telegram left the user object out
+        assert known.updated_by(missing) == known
+        renamed = UserProfile(UserId(7), "Anna", premium=False)
+        assert known.updated_by(renamed) == UserProfile(
+            UserId(7), "Anna", None, "ann", premium=False, bot=False
+        )
 
 
 class TestSecrets:

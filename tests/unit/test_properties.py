@@ -15,7 +15,14 @@ from tests.strategies import event_logs
 from tgstat.domain.horizons import Horizon, closest_snapshot, comment_stats, horizon_values
 from tgstat.domain.ids import CommentId, EventId, PostId, UserId
 from tgstat.domain.membership import merge_events
-from tgstat.domain.model import AuthorKind, Comment, CounterSnapshot, MemberEvent, Membership
+from tgstat.domain.model import (
+    AuthorKind,
+    Comment,
+    CounterSnapshot,
+    MemberAction,
+    MemberEvent,
+    Membership,
+)
 from tgstat.domain.planning import batches, plan_followups
 
 NO_EVENT = EventId(0)
@@ -43,15 +50,21 @@ class Store:
     def table(self) -> list[tuple[object, ...]]:
         return sorted(
             (
-                m.user.id,
-                m.joined_at or T0,
-                m.left_at or T0,
-                m.joined_at is None,
-                m.left_at is None,
-                m.is_joined_by_link,
-                m.user,
-            )
-            for m in self.rows
+                (
+                    m.user.id,
+                    m.joined_at or T0,
+                    m.left_at or T0,
+                    m.joined_at is None,
+                    m.left_at is None,
+                    m.is_joined_by_link,
+                    m.is_removed_by_admin,
+                    m.invite_link,
+                    m.invite_link_title,
+                    m.user,
+                )
+                for m in self.rows
+            ),
+            key=repr,  # profiles do not order; their repr does, and equal rows sort alike
         )
 
 
@@ -95,6 +108,22 @@ class TestMembershipProperties:
                 assert earlier.left_at is not None
                 if later.joined_at is not None:
                     assert earlier.left_at <= later.joined_at
+
+    @given(event_logs())
+    def test_the_last_exit_says_who_ended_the_episode(self, events: list[MemberEvent]) -> None:
+        store = Store()
+        store.apply(events)
+        latest = store.latest()
+        for uid in {e.user.id for e in events}:
+            last = [e for e in events if e.user.id == uid][-1]
+            episode = latest[uid]
+            if last.action is MemberAction.KICK:
+                assert (episode.left_at, episode.is_removed_by_admin) == (last.date, True)
+            elif last.action is MemberAction.LEAVE:
+                assert (episode.left_at, episode.is_removed_by_admin) == (last.date, False)
+            else:
+                assert episode.is_open
+                assert episode.is_removed_by_admin is None
 
     @given(event_logs())
     def test_cursor_is_the_highest_applied_id(self, events: list[MemberEvent]) -> None:
@@ -173,6 +202,56 @@ class TestHorizonProperties:
         assert (values.views_24h is None) == (now < Horizon.H24.instant(T0))
 
 
+class TestUnknownIsNeverZero:
+    """A horizon nobody observed stays None (DESIGN.md 4.2a), whatever else is known."""
+
+    @given(
+        st.lists(st.integers(-3000, 3000), max_size=12),
+        st.integers(0, 60 * 30),
+        st.booleans(),
+        st.booleans(),
+        st.integers(0, 5),
+    )
+    def test_unobserved_horizons_are_none(
+        self,
+        snap_minutes: list[int],
+        now_minutes: int,
+        has_discussion: bool,
+        readable: bool,
+        stored_comments: int,
+    ) -> None:
+        tol = timedelta(minutes=5)
+        now = T0 + timedelta(minutes=now_minutes)
+        snaps = [
+            CounterSnapshot(PostId(1), T0 + timedelta(minutes=m), views=0, reactions=0)
+            for m in snap_minutes
+            if T0 + timedelta(minutes=m) <= now
+        ]
+        stats = (
+            comment_stats(
+                PostId(1),
+                T0,
+                [
+                    Comment(CommentId(i + 1), PostId(1), T0, AuthorKind.NONE, None)
+                    for i in range(stored_comments)
+                ],
+            )
+            if stored_comments and readable and has_discussion
+            else None
+        )
+        values = horizon_values(
+            PostId(1), T0, snaps, stats, has_discussion, now, tol, thread_readable=readable
+        )
+        for h in Horizon:
+            instant = h.instant(T0)
+            seen = instant <= now and closest_snapshot(snaps, instant, tol) is not None
+            views = getattr(values, f"views_{h.label}")
+            assert (views is not None) == seen
+            comments = getattr(values, f"comments_{h.label}")
+            counted = instant <= now and has_discussion and readable
+            assert (comments is not None) == counted
+
+
 class TestPlanningProperties:
     """Follow-ups only in the future with unique keys; requests of at most 100 ids."""
 
@@ -186,6 +265,36 @@ class TestPlanningProperties:
         assert len(keys) == len(set(keys))
         expected = sum(1 for p in posts for h in Horizon if h.instant(p.date) > now)
         assert len(plan) == expected
+
+    @given(
+        st.lists(
+            st.tuples(st.integers(1, 10_000), st.sampled_from([None, 1, 2, 3])),
+            unique_by=lambda x: x[0],
+            max_size=30,
+        ),
+        st.integers(0, 48 * 60),
+    )
+    def test_an_album_is_planned_once_per_instant(
+        self, posts_in: list[tuple[int, int | None]], now_minutes: int
+    ) -> None:
+        now = T0 + timedelta(minutes=now_minutes)
+        # the messages of an album are published together
+        album_date = {g: T0 + timedelta(minutes=60 * g) for g in (1, 2, 3)}
+        posts = [
+            attrs.evolve(
+                post(i, date=album_date[g] if g else T0 + timedelta(minutes=i % 2000)),
+                grouped_id=g,
+            )
+            for i, g in posts_in
+        ]
+        plan = plan_followups(CHANNEL, posts, now)
+        subjects = [(f.grouped_id or f"post{f.post_id}", f.horizon) for f in plan]
+        assert len(subjects) == len(set(subjects))
+        for g in {g for _, g in posts_in if g is not None}:
+            first = min(i for i, gg in posts_in if gg == g)
+            expected = {h for h in Horizon if h.instant(album_date[g]) > now}
+            assert {f.horizon for f in plan if f.grouped_id == g} == expected
+            assert all(f.post_id == first for f in plan if f.grouped_id == g)
 
     @given(st.lists(st.integers(1, 10**6), max_size=450))
     def test_batches_cover_in_order_and_cap_at_100(self, ids: list[int]) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import httpx
@@ -26,7 +26,7 @@ from tgstat.domain.planning import FollowUp
 from tgstat.ports.gateway import SessionBannedError, TelegramGateway
 from tgstat.ports.repository import ChannelBusyError, StatRepository
 from tgstat.ports.scheduler import Scheduler, SchedulerError
-from tgstat.services.collect import CollectReport, collect_channel
+from tgstat.services.collect import CollectPolicy, CollectReport, collect_channel
 
 
 class ChannelSelectionError(TgstatError):
@@ -85,7 +85,13 @@ def replay_source(scenario: Scenario) -> GatewaySource:
 def select(
     channels: Sequence[ChannelConfig], channel: str | None, session_pks: set[SessionPk] | None
 ) -> list[ChannelConfig]:
-    """Channels by title or id, by session, or all of them."""
+    """Channels by title or id, by session, or all of them; ChannelSelectionError when none
+    is configured at all (a run that collects nothing says so)."""
+    if not channels:
+        raise ChannelSelectionError(
+            "no channel is configured: add one with `python -m tgstat.flows.add_channel"
+            ' --phone P --channel "Title"` (or try `tgstat replay examples/demo-channel.json`)'
+        )
     chosen = list(channels)
     if channel is not None:
         chosen = [c for c in chosen if channel in (c.name, str(c.channel_id))]
@@ -106,6 +112,7 @@ async def collect_many(
     source: GatewaySource,
     concurrency: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    policy: CollectPolicy | None = None,
 ) -> list[Outcome]:
     """Collect every channel once; one channel's failure does not stop the others.
 
@@ -123,7 +130,9 @@ async def collect_many(
             try:
                 async with source(group[0]) as (gateway, session_pk):
                     return [
-                        await _collect_one(c, gateway, session_pk, repository, scheduler, clock)
+                        await _collect_one(
+                            c, gateway, session_pk, repository, scheduler, clock, policy
+                        )
                         for c in group
                     ]
             except TgstatError as e:  # no usable session, key error, banned on connect
@@ -140,6 +149,7 @@ async def _collect_one(
     repository: StatRepository,
     scheduler: Scheduler,
     clock: Callable[[], datetime],
+    policy: CollectPolicy | None,
 ) -> Outcome:
     try:
         report = await collect_channel(
@@ -149,6 +159,7 @@ async def _collect_one(
             scheduler=scheduler,
             now=clock(),
             session_pk=session_pk,
+            policy=policy,
         )
     except ChannelBusyError as e:
         return Outcome(channel, "skipped", error=str(e))
@@ -226,4 +237,5 @@ async def run_collection(
             scheduler=scheduler,
             source=source,
             concurrency=settings.collect_concurrency,
+            policy=CollectPolicy(subscribers_every=timedelta(seconds=settings.subscribers_every_s)),
         )

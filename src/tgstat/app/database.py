@@ -91,6 +91,10 @@ def embedded_server(home: Path) -> Iterator[Path]:
 
             with PostgresServer._lock:
                 _prune_dead_holders(pgdata)
+                # get_server makes a missing pgdata with exist_ok=False outside its lock, so
+                # two first starts at once raced on it; the data is initialised (initdb) only
+                # when PG_VERSION is missing, under the lock, so an empty directory is fine.
+                pgdata.mkdir(exist_ok=True)
             server = get_server(pgdata, cleanup_mode="stop")
     except Exception as e:
         raise EmbeddedServerError(

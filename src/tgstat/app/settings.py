@@ -35,6 +35,8 @@ class Settings:
     """PREFECT_API_URL: where follow-up runs are scheduled; None: they stay pending."""
     collect_concurrency: int = 4
     """TGSTAT_COLLECT_CONCURRENCY: sessions collected at once by one flow run."""
+    subscribers_every_s: int = 3600
+    """TGSTAT_SUBSCRIBERS_EVERY_S: a channel's subscriber count is read at most this often."""
     replay_scenario: Path | None = None
     """TGSTAT_REPLAY_SCENARIO: serve this scenario on the wall clock instead of Telegram."""
     lake_url: str | None = None
@@ -64,6 +66,7 @@ class Settings:
             flood_sleep_threshold=_positive_int(env, "TGSTAT_FLOOD_SLEEP_S", 60),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             collect_concurrency=_positive_int(env, "TGSTAT_COLLECT_CONCURRENCY", 4),
+            subscribers_every_s=_positive_int(env, "TGSTAT_SUBSCRIBERS_EVERY_S", 3600),
             replay_scenario=Path(env["TGSTAT_REPLAY_SCENARIO"]).expanduser()
             if env.get("TGSTAT_REPLAY_SCENARIO")
             else None,

@@ -12,15 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from tgstat.cli import collection, lake, report, serve, sessions
-from tgstat.cli.errors import EXIT_ERROR, Command, run_command
+from tgstat.cli.errors import EXIT_ERROR, Command, Parser, run_command
 
-__all__ = ["EXIT_ERROR", "Command", "build_parser", "main", "run_command"]
+__all__ = ["EXIT_ERROR", "Command", "Parser", "build_parser", "main", "run_command"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tgstat", description="Telegram channel statistics into PostgreSQL."
-    )
+    parser = Parser(prog="tgstat", description="Telegram channel statistics into PostgreSQL.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     collection.register(sub)

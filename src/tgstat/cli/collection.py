@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     p.set_defaults(run=migrate_run)
 
     p = sub.add_parser("replay", help="collect a scripted channel on a simulated clock")
-    p.add_argument("file", help="scenario JSON (see shared/SCENARIO.md)")
+    p.add_argument("file", help="scenario JSON (format: docs/scenario-format.md)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(run=replay_run)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
@@ -13,6 +15,14 @@ from tgstat.domain.errors import TgstatError
 EXIT_ERROR = 2
 
 Command = Callable[[argparse.Namespace, Settings], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line too (``tgstat: error: ...``, exit 2),
+    like every other error of the CLI; ``--help`` shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"tgstat: error: {self.prog}: {message} (see --help)\n")
 
 
 def run_command(run: Command, args: argparse.Namespace) -> int:
@@ -29,3 +39,8 @@ def run_command(run: Command, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("tgstat: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`tgstat report | head`): stop quietly, as Unix tools do;
+        # point stdout at /dev/null so the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tgstat.app.settings import Settings
-from tgstat.cli.errors import run_command
+from tgstat.cli.errors import Parser, run_command
 
 
 def register(sub: Any) -> None:
@@ -58,7 +58,7 @@ def add_channel_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_bot_session_main(argv: Sequence[str] | None = None) -> int:
     """``python -m tgstat.flows.add_bot_session``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m tgstat.flows.add_bot_session",
         description="Sign a Telegram account in and store its session.",
     )
@@ -68,7 +68,7 @@ def add_bot_session_main(argv: Sequence[str] | None = None) -> int:
 
 def add_channel_main(argv: Sequence[str] | None = None) -> int:
     """``python -m tgstat.flows.add_channel``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m tgstat.flows.add_channel",
         description="Add a channel to collect, by its dialog title.",
     )

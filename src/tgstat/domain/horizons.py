@@ -111,12 +111,16 @@ def horizon_values(
     has_discussion: bool,
     now: datetime,
     tolerance: timedelta,
+    *,
+    thread_readable: bool = True,
 ) -> HorizonValues:
     """The values of every horizon whose instant has come (``<= now``); others None.
 
     Views and reactions come from the snapshot closest to the instant within the
-    tolerance; comments are those dated at or before the instant (0 when a post with a
-    discussion has none stored, None when it has no discussion group).
+    tolerance (None when no snapshot is that close: never observed). Comments are those
+    dated at or before the instant (0 when a post with a discussion has none stored);
+    None when the post has no discussion group or its thread could not be read
+    (``thread_readable`` False): unknown is never zero (DESIGN.md 4.2a).
     """
     snaps = list(snapshots)
     values: dict[str, int | None] = {}
@@ -128,6 +132,8 @@ def horizon_values(
         label = horizon.label
         values[f"views_{label}"] = snap.views if snap else None
         values[f"reactions_{label}"] = snap.reactions if snap else None
+        if not thread_readable:
+            continue
         if comments is not None:
             values[f"comments_{label}"] = (
                 comments.count_at_1h if horizon is Horizon.H1 else comments.count_at_24h

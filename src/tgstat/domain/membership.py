@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from tgstat.domain.ids import ChannelId, EventId, UserId
-from tgstat.domain.model import MemberEvent, Membership
+from tgstat.domain.model import MemberAction, MemberEvent, Membership
 
 
 @attrs.frozen
@@ -32,8 +32,10 @@ def merge_events(
     """Apply events above ``cursor``, in ascending id, to the users' latest episodes.
 
     A join opens an episode unless the latest one is still open (which keeps its
-    ``joined_at`` and link flag); a leave closes the open episode, or records a leave
-    whose join was never observed (``joined_at`` None). Every event refreshes the profile.
+    ``joined_at``, link flag and invite link); a leave or an admin's removal (``KICK``, which
+    sets ``is_removed_by_admin``) closes the open episode, or records an exit whose join was
+    never observed (``joined_at`` None). Every event refreshes the profile fields it knows
+    (an event whose user object Telegram left out knows only the id).
     Events at or below the cursor are ignored, so re-applying a batch changes nothing.
     """
     pending = sorted((e for e in events if e.id > cursor), key=lambda e: e.id)
@@ -61,22 +63,28 @@ def _apply(
     channel_id: ChannelId, current: Membership | None, event: MemberEvent
 ) -> tuple[Membership | None, Membership | None]:
     """(the current episode updated, or None; a newly opened episode, or None)."""
+    user = event.user if current is None else current.user.updated_by(event.user)
     if event.action.is_join:
         if current is not None and current.is_open:
-            return attrs.evolve(current, user=event.user), None
+            return attrs.evolve(current, user=user), None
         return None, Membership(
             channel_id=channel_id,
-            user=event.user,
+            user=user,
             joined_at=event.date,
             left_at=None,
-            is_joined_by_link=event.action.is_by_link,
+            is_joined_by_link=event.is_by_link,
+            invite_link=event.invite.link if event.invite else None,
+            invite_link_title=event.invite.title if event.invite else None,
         )
+    removed = event.action is MemberAction.KICK
     if current is not None and current.is_open:
-        return attrs.evolve(current, user=event.user, left_at=event.date), None
+        closed = attrs.evolve(current, user=user, left_at=event.date, is_removed_by_admin=removed)
+        return closed, None
     return None, Membership(
         channel_id=channel_id,
-        user=event.user,
+        user=user,
         joined_at=None,
         left_at=event.date,
         is_joined_by_link=None,
+        is_removed_by_admin=removed,
     )

@@ -117,22 +117,36 @@ class Post:
     link: str
     counters: PostCounters
     has_discussion: bool
+    grouped_id: int | None = None
+    """Telegram's ``grouped_id``: shared by the messages of one album (one publication)."""
 
 
 class AuthorKind(enum.StrEnum):
+    """Who wrote a comment, from the message's ``from_id`` in the discussion group."""
+
     USER = "user"
+    """A person or bot (``PeerUser``): counted in distinct commenting users."""
     CHANNEL = "channel"
+    """A user posting as a channel (``PeerChannel`` other than the discussion group)."""
+    ANONYMOUS = "anonymous"
+    """An anonymous admin: Telegram gives the discussion group itself as the sender."""
+    NONE = "none"
+    """Telegram gave no sender at all (``from_id`` empty); ``author_id`` is None."""
 
 
 @attrs.frozen
 class Comment:
-    """A comment in a post's discussion thread; tgstat keeps no comment text."""
+    """A comment in a post's discussion thread; tgstat keeps no comment text.
+
+    Every comment counts in totals and horizons; only USER and CHANNEL authors count in
+    the distinct-commenter figures.
+    """
 
     id: CommentId
     post_id: PostId
     date: datetime = attrs.field(validator=_aware)
     author_kind: AuthorKind
-    author_id: int
+    author_id: int | None
 
 
 class MemberAction(enum.StrEnum):
@@ -142,14 +156,24 @@ class MemberAction(enum.StrEnum):
     INVITE = "invite"
     """Added by an admin (Telethon's misleading ``joined_invite``)."""
     LEAVE = "leave"
+    KICK = "kick"
+    """Removed by an admin: a ban toggle whose new participant may no longer view the
+    channel (banned from ``view_messages``) or is marked left."""
 
     @property
     def is_join(self) -> bool:
-        return self is not MemberAction.LEAVE
+        return self not in (MemberAction.LEAVE, MemberAction.KICK)
 
-    @property
-    def is_by_link(self) -> bool:
-        return self in (MemberAction.JOIN_BY_INVITE, MemberAction.JOIN_BY_REQUEST)
+
+@attrs.frozen
+class InviteLink:
+    """The invite link a join came through (``ChatInviteExported``)."""
+
+    link: str | None
+    """The link; None when the join came through a link the source does not name."""
+    title: str | None = None
+    via_chatlist: bool = False
+    """Joined through a chat folder (chatlist) link: still a join by link."""
 
 
 @attrs.frozen
@@ -164,6 +188,17 @@ class UserProfile:
     scam: bool | None = None
     verified: bool | None = None
     phone: str | None = None
+    bot: bool | None = None
+
+    def updated_by(self, newer: UserProfile) -> UserProfile:
+        """This profile with every field ``newer`` knows (not None) taken from it: an event
+        whose user object Telegram left out changes nothing it does not know."""
+        known = {
+            f.name: getattr(newer, f.name)
+            for f in attrs.fields(UserProfile)
+            if getattr(newer, f.name) is not None
+        }
+        return attrs.evolve(self, **known)
 
 
 @attrs.frozen
@@ -174,6 +209,16 @@ class MemberEvent:
     date: datetime = attrs.field(validator=_aware)
     action: MemberAction
     user: UserProfile
+    invite: InviteLink | None = None
+    """The link of a join by invite or by an approved request (None: none, or unknown)."""
+
+    @property
+    def is_by_link(self) -> bool:
+        """Joined through an invite link: a join by invite, or an approved join request that
+        came through a link (a request made through the public username did not)."""
+        if self.action is MemberAction.JOIN_BY_INVITE:
+            return True
+        return self.action is MemberAction.JOIN_BY_REQUEST and self.invite is not None
 
 
 @attrs.frozen
@@ -189,10 +234,24 @@ class Membership:
     left_at: datetime | None
     is_joined_by_link: bool | None
     pk: int | None = None
+    is_removed_by_admin: bool | None = None
+    """True: an admin removed the subscriber (kick/ban); False: they left; None: open."""
+    invite_link: str | None = None
+    """The invite link of the join that opened the episode."""
+    invite_link_title: str | None = None
 
     @property
     def is_open(self) -> bool:
         return self.left_at is None
+
+
+@attrs.frozen
+class SubscriberReading:
+    """The channel's subscriber count (``participants_count`` of channels.getFullChannel)."""
+
+    channel_id: ChannelId
+    taken_at: datetime = attrs.field(validator=_aware)
+    subscribers: int = attrs.field(validator=_non_negative)
 
 
 NO_EVENT = EventId(0)

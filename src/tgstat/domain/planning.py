@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -21,13 +21,17 @@ class FollowUp:
 
     channel_id: ChannelId
     post_id: PostId
+    """The post, or for an album its first message seen."""
     horizon: Horizon
     due_at: datetime
+    grouped_id: int | None = None
+    """The album's ``grouped_id``: one follow-up per album and instant."""
 
     @property
     def idempotency_key(self) -> str:
-        """Unique per channel, post and horizon: scheduling twice makes one run."""
-        return f"tgstat:{self.channel_id}:{self.post_id}:{self.horizon.label}"
+        """Unique per channel, post (or album) and horizon: scheduling twice makes one run."""
+        subject = self.post_id if self.grouped_id is None else f"album{self.grouped_id}"
+        return f"tgstat:{self.channel_id}:{subject}:{self.horizon.label}"
 
 
 def new_posts(posts: Iterable[Post], max_stored_id: PostId | None) -> list[Post]:
@@ -36,11 +40,25 @@ def new_posts(posts: Iterable[Post], max_stored_id: PostId | None) -> list[Post]
     return sorted((p for p in posts if p.id > floor), key=lambda p: p.id)
 
 
+def publications(posts: Iterable[Post]) -> list[Post]:
+    """The first message (lowest id) of each album, and every post not in an album, by id."""
+    first: dict[int, Post] = {}
+    single: list[Post] = []
+    for p in sorted(posts, key=lambda p: p.id):
+        if p.grouped_id is None:
+            single.append(p)
+        else:
+            first.setdefault(p.grouped_id, p)
+    return sorted([*single, *first.values()], key=lambda p: p.id)
+
+
 def plan_followups(channel_id: ChannelId, posts: Iterable[Post], now: datetime) -> list[FollowUp]:
-    """One follow-up per post and horizon whose instant is still in the future."""
+    """One follow-up per publication (a post, or an album: DESIGN.md 4.5) and horizon whose
+    instant is still in the future. A follow-up run refreshes every post in its horizons,
+    so one run per album and instant measures all of its messages."""
     return [
-        FollowUp(channel_id, p.id, h, h.instant(p.date))
-        for p in posts
+        FollowUp(channel_id, p.id, h, h.instant(p.date), p.grouped_id)
+        for p in publications(posts)
         for h in Horizon
         if h.instant(p.date) > now
     ]
@@ -93,15 +111,35 @@ def plan_refresh(
     )
 
 
-def comments_to_read(stored_counts: dict[PostId, int | None], fresh: Iterable[Post]) -> list[Post]:
-    """Posts with a discussion whose comment count changed since the last collection.
+THREAD_RETRY = timedelta(hours=1)
+"""An unreadable comment thread is tried again at most this often."""
 
-    A post seen for the first time counts as changed when it has any comment.
+
+def comments_to_read(
+    stored_counts: Mapping[PostId, int | None],
+    fresh: Iterable[Post],
+    *,
+    unreadable_since: Mapping[PostId, datetime] | None = None,
+    now: datetime | None = None,
+    retry_every: timedelta = THREAD_RETRY,
+) -> list[Post]:
+    """Posts with a discussion whose thread is to be read now.
+
+    A thread is read when its comment count changed since the last collection (a post
+    seen for the first time counts as changed when it has any comment). A thread that
+    could not be read (``unreadable_since``) is tried again once ``retry_every`` has
+    passed, changed or not, and not before.
     """
+    unreadable = unreadable_since or {}
     changed = []
     for post in fresh:
         count = post.counters.comments
         if not post.has_discussion or count is None:
+            continue
+        failed_at = unreadable.get(post.id)
+        if failed_at is not None:
+            if now is None or now - failed_at >= retry_every:
+                changed.append(post)
             continue
         before = stored_counts.get(post.id)
         if (before is None and count > 0) or (before is not None and before != count):

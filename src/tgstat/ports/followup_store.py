@@ -11,7 +11,8 @@ from tgstat.domain.planning import FollowUp
 
 
 class FollowUpStore(Protocol):
-    """Follow-ups keyed by (channel, post, horizon), with when the scheduler took them."""
+    """Follow-ups keyed by (channel, post, horizon), and by (channel, album, horizon) for an
+    album (one per album and instant), with when the scheduler took them."""
 
     async def add_followups(self, followups: Sequence[FollowUp]) -> None:
         """Record follow-ups to schedule; one already recorded is left as it is."""

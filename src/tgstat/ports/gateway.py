@@ -49,6 +49,24 @@ class NoDiscussionError(GatewayError):
     """Raised when comments are asked of a post without a discussion group."""
 
 
+class ThreadUnreadableError(GatewayError):
+    """Raised when a post reports comments but its thread cannot be read (Telegram answers
+    ``MSG_ID_INVALID``: the discussion copy is gone or moved)."""
+
+
+class SubscriberCountUnknownError(GatewayError):
+    """Raised when channels.getFullChannel answers without ``participants_count``."""
+
+
+@attrs.frozen
+class PostsRead:
+    """The answer to a read of posts by id."""
+
+    posts: tuple[Post, ...]
+    deleted: frozenset[PostId] = frozenset()
+    """Ids Telegram answered empty for (``MessageEmpty``): the post was deleted."""
+
+
 @attrs.frozen
 class ChannelInfo:
     """A channel as the account sees it."""
@@ -73,14 +91,23 @@ class TelegramGateway(Protocol):
         """Posts with an id above ``after`` (all when None), ascending; no service messages."""
         ...
 
-    async def fetch_posts(self, channel_id: ChannelId, ids: Sequence[PostId]) -> Sequence[Post]:
-        """The current state of the given posts (at most 100 ids); deleted ones are absent."""
+    async def fetch_posts(self, channel_id: ChannelId, ids: Sequence[PostId]) -> PostsRead:
+        """The current state of the given posts (at most 100 ids, channels.getMessages) and
+        which of them were deleted."""
         ...
 
     async def fetch_comments(
         self, channel_id: ChannelId, post_id: PostId, after: CommentId | None
     ) -> Sequence[Comment]:
-        """Comments of a post above ``after``, ascending. Raises NoDiscussionError."""
+        """Comments of a post above ``after``, ascending (messages.getReplies).
+
+        Raises NoDiscussionError (no discussion group) or ThreadUnreadableError.
+        """
+        ...
+
+    async def fetch_subscriber_count(self, channel_id: ChannelId) -> int:
+        """The channel's subscriber count: ``participants_count`` of
+        channels.getFullChannel (request kind ``channel``)."""
         ...
 
     async def fetch_member_events(
@@ -90,5 +117,6 @@ class TelegramGateway(Protocol):
         ...
 
     def request_counts(self) -> Mapping[str, int]:
-        """Telegram requests made so far, by kind (posts, counters, comments, admin_log)."""
+        """Telegram requests made so far, by kind (posts, counters, comments, admin_log,
+        channel)."""
         ...

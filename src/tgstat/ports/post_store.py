@@ -23,6 +23,8 @@ class TrackedPost:
     last_comment_id: int | None
     """Highest stored comment id of the post; comments are read from above it."""
     has_discussion: bool
+    thread_unreadable_at: datetime | None = None
+    """When reading the comment thread last failed (None: readable, or never tried)."""
 
 
 class PostStore(Protocol):
@@ -58,13 +60,15 @@ class PostStore(Protocol):
         *,
         since: datetime | None = None,
     ) -> Sequence[TrackedPost]:
-        """Stored posts by id and/or published at or after ``since``, ascending by id."""
+        """Stored posts by id and/or published at or after ``since``, ascending by id;
+        deleted posts (``deleted_at`` set) are left out."""
         ...
 
     async def older_posts(
         self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
     ) -> Sequence[PostId]:
-        """Ids of posts published before ``before`` and below ``below_id``, descending."""
+        """Ids of posts published before ``before`` and below ``below_id``, descending;
+        deleted posts are left out."""
         ...
 
     async def set_rotation_cursor(self, channel_id: ChannelId, cursor: PostId | None) -> None:
@@ -72,3 +76,16 @@ class PostStore(Protocol):
         ...
 
     async def rotation_cursor(self, channel_id: ChannelId) -> PostId | None: ...
+
+    async def mark_deleted(
+        self, channel_id: ChannelId, ids: Collection[PostId], at: datetime
+    ) -> None:
+        """Set ``deleted_at`` of the given posts to ``at`` where it is not set yet; their
+        counters stay as they were."""
+        ...
+
+    async def set_thread_unreadable(
+        self, channel_id: ChannelId, ids: Collection[PostId], at: datetime | None
+    ) -> None:
+        """Record that reading the given posts' threads failed at ``at`` (None: clear)."""
+        ...

@@ -18,6 +18,7 @@ from tgstat.ports.membership_store import MembershipStore
 from tgstat.ports.post_store import PostStore, TrackedPost
 from tgstat.ports.session_store import SessionStore
 from tgstat.ports.snapshot_store import SnapshotStore
+from tgstat.ports.subscriber_store import SubscriberStore
 
 __all__ = [
     "ChannelBusyError",
@@ -58,6 +59,7 @@ class StatSession(
     SnapshotStore,
     CommentStore,
     FollowUpStore,
+    SubscriberStore,
     MembershipStore,
     Protocol,
 ):

@@ -11,15 +11,22 @@ import attrs
 from tgstat.domain.horizons import Horizon, horizon_values
 from tgstat.domain.ids import ChannelId, CommentId, PostId, SessionPk
 from tgstat.domain.membership import merge_events
-from tgstat.domain.model import ChannelConfig, Comment, CounterSnapshot, Post
+from tgstat.domain.model import ChannelConfig, Comment, CounterSnapshot, Post, SubscriberReading
 from tgstat.domain.planning import (
+    THREAD_RETRY,
     comments_to_read,
     new_posts,
     plan_followups,
     plan_refresh,
     refresh_window_start,
 )
-from tgstat.ports.gateway import NoDiscussionError, SessionBannedError, TelegramGateway
+from tgstat.ports.gateway import (
+    GatewayError,
+    NoDiscussionError,
+    SessionBannedError,
+    TelegramGateway,
+    ThreadUnreadableError,
+)
 from tgstat.ports.repository import StatRepository, StatSession, TrackedPost
 from tgstat.ports.scheduler import Scheduler, SchedulerError
 from tgstat.services.retry import Retrier, RetryPolicy, Sleep
@@ -34,6 +41,10 @@ class CollectPolicy:
     rotation_slice: int = 100
     """Older posts (past their horizons) refreshed per cycle, in rotation."""
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    subscribers_every: timedelta = timedelta(hours=1)
+    """The subscriber count (channels.getFullChannel) is read at most this often."""
+    thread_retry: timedelta = THREAD_RETRY
+    """A comment thread Telegram refused to read is tried again at most this often."""
 
 
 @attrs.frozen
@@ -52,6 +63,14 @@ class CollectReport:
     retries: int
     requests: Mapping[str, int]
     scheduler_error: str | None = None
+    posts_deleted: int = 0
+    """Posts found deleted by this cycle (``deleted_at`` set)."""
+    threads_unreadable: int = 0
+    """Comment threads Telegram refused to read this cycle (retried later)."""
+    subscribers: int | None = None
+    """The subscriber count read this cycle; None when not due or the read failed."""
+    subscribers_error: str | None = None
+    """Why the subscriber read failed; the rest of the cycle is kept."""
 
 
 async def collect_channel(
@@ -68,8 +87,10 @@ async def collect_channel(
     """Collect one channel at ``now`` under its lock.
 
     Each step commits on its own, in this order: new posts, counter refresh, horizon
-    values, admin log, follow-ups. A failure stops the cycle and keeps what was committed;
-    the next cycle catches up (the admin-log cursor only moves with the events it stored).
+    values, admin log, subscriber count, follow-ups. A failure stops the cycle and keeps
+    what was committed; the next cycle catches up (the admin-log cursor only moves with the
+    events it stored). The subscriber count fails alone: its error is reported in
+    ``subscribers_error`` and the cycle goes on.
     A banned session (``session_pk``, by default the channel's own) is marked ``banned``
     before SessionBannedError propagates. Raises ChannelBusyError when another cycle of the
     channel is running.
@@ -99,6 +120,10 @@ async def collect_channel(
         retries=cycle.call.retries,
         requests={k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)},
         scheduler_error=error,
+        posts_deleted=cycle.posts_deleted,
+        threads_unreadable=cycle.threads_unreadable,
+        subscribers=cycle.subscribers,
+        subscribers_error=cycle.subscribers_error,
     )
 
 
@@ -119,6 +144,13 @@ class _Cycle:
     comments_fetched: int = 0
     events_merged: int = 0
     followups_scheduled: int = 0
+    posts_deleted: int = 0
+    threads_unreadable: int = 0
+    subscribers: int | None = None
+    subscribers_error: str | None = None
+    threads_read: set[PostId] = attrs.field(factory=set)
+    """Posts whose comment thread is known complete this cycle: their comment horizons are
+    exact from the stored comments' dates, however late the post was first seen."""
 
     @property
     def cid(self) -> ChannelId:
@@ -129,6 +161,7 @@ class _Cycle:
         await self.refresh_posts(exclude={p.id for p in fresh})
         await self.update_horizons()
         await self.merge_admin_log()
+        await self.read_subscribers()
 
     async def collect_new_posts(self) -> list[Post]:
         max_id = await self.s.max_post_id(self.cid)
@@ -150,9 +183,14 @@ class _Cycle:
         if plan.rotating:
             tracked.update({t.id: t for t in await self.s.tracked_posts(self.cid, plan.rotating)})
         for ids in plan.requests:
-            posts = await self.call(self.gateway.fetch_posts, self.cid, ids)
-            await self.store(posts, tracked, new=False)
-            self.posts_refreshed += len(posts)
+            read = await self.call(self.gateway.fetch_posts, self.cid, ids)
+            await self.store(read.posts, tracked, new=False)
+            self.posts_refreshed += len(read.posts)
+            if read.deleted:
+                # kept with their last counters; never asked for again (DESIGN.md 4.5)
+                async with self.s.transaction():
+                    await self.s.mark_deleted(self.cid, read.deleted, self.now)
+                self.posts_deleted += len(read.deleted)
         async with self.s.transaction():
             await self.s.set_rotation_cursor(self.cid, plan.next_rotation_cursor)
 
@@ -166,7 +204,7 @@ class _Cycle:
         """
         if not posts:
             return
-        comments, posts = await self.read_comments(posts, tracked)
+        comments, posts, unreadable, readable = await self.read_comments(posts, tracked)
         async with self.s.transaction():
             await self.s.upsert_posts(self.cid, posts, self.now)
             await self.s.add_snapshots(self.cid, [_snapshot(p, self.now) for p in posts])
@@ -179,30 +217,63 @@ class _Cycle:
                 await self.s.add_comments(self.cid, comments)
                 stats = await self.s.comment_stats(self.cid, {c.post_id for c in comments})
                 await self.s.set_comment_authors(self.cid, list(stats.values()))
+            if unreadable:
+                await self.s.set_thread_unreadable(self.cid, unreadable, self.now)
+            if readable:
+                await self.s.set_thread_unreadable(self.cid, readable, None)
             if new:
                 await self.s.add_followups(plan_followups(self.cid, posts, self.now))
+        self.threads_read.update(readable)
+        if new:  # a new post with a discussion and no comment: its thread is complete
+            self.threads_read.update(
+                p.id for p in posts if p.has_discussion and p.counters.comments == 0
+            )
 
     async def read_comments(
         self, posts: Sequence[Post], tracked: Mapping[PostId, TrackedPost]
-    ) -> tuple[list[Comment], list[Post]]:
+    ) -> tuple[list[Comment], list[Post], set[PostId], set[PostId]]:
+        """Read the threads due (``comments_to_read``): (comments, the posts, ids whose
+        thread Telegram refused to read, ids whose thread was read completely)."""
         counts = {pid: t.comments for pid, t in tracked.items()}
+        failed_at = {
+            pid: t.thread_unreadable_at
+            for pid, t in tracked.items()
+            if t.thread_unreadable_at is not None
+        }
         comments: list[Comment] = []
         without: set[PostId] = set()
-        for post in comments_to_read(counts, posts):
+        unreadable: set[PostId] = set()
+        readable: set[PostId] = set()
+        due = comments_to_read(
+            counts,
+            posts,
+            unreadable_since=failed_at,
+            now=self.now,
+            retry_every=self.policy.thread_retry,
+        )
+        for post in due:
             last = tracked[post.id].last_comment_id if post.id in tracked else None
             after = None if last is None else CommentId(last)
             try:
                 comments += await self.call(self.gateway.fetch_comments, self.cid, post.id, after)
             except NoDiscussionError:
                 without.add(post.id)
+            except ThreadUnreadableError:
+                unreadable.add(post.id)
+            else:
+                readable.add(post.id)
         self.comments_fetched += len(comments)
+        self.threads_unreadable += len(unreadable)
         if without:
             posts = [attrs.evolve(p, has_discussion=False) if p.id in without else p for p in posts]
-        return comments, list(posts)
+        return comments, list(posts), unreadable, readable
 
     async def update_horizons(self) -> None:
         tol = self.policy.tolerance
         window = await self.s.tracked_posts(self.cid, since=refresh_window_start(self.now, tol))
+        late = self.threads_read - {t.id for t in window}
+        if late:  # first seen (or read again) after their horizons: comments are exact
+            window = [*window, *await self.s.tracked_posts(self.cid, late)]
         instants = [
             (t.id, h.instant(t.date))
             for t in window
@@ -216,7 +287,14 @@ class _Cycle:
         stats = await self.s.comment_stats(self.cid, measured)
         values = [
             horizon_values(
-                t.id, t.date, snaps.get(t.id, ()), stats.get(t.id), t.has_discussion, self.now, tol
+                t.id,
+                t.date,
+                snaps.get(t.id, ()),
+                stats.get(t.id),
+                t.has_discussion,
+                self.now,
+                tol,
+                thread_readable=t.thread_unreadable_at is None,
             )
             for t in window
             if t.id in measured
@@ -235,6 +313,26 @@ class _Cycle:
             await self.s.save_memberships(self.cid, result.episodes, self.now)
             await self.s.advance_admin_log_cursor(self.cid, result.cursor)
         self.events_merged = result.applied
+
+    async def read_subscribers(self) -> None:
+        """Read the subscriber count when the last reading is ``subscribers_every`` old.
+
+        This step fails alone: a gateway error (after retries) is reported, not raised,
+        except a banned session, which ends the cycle like any other step.
+        """
+        last = await self.s.last_subscriber_reading_at(self.cid)
+        if last is not None and self.now - last < self.policy.subscribers_every:
+            return
+        try:
+            count = await self.call(self.gateway.fetch_subscriber_count, self.cid)
+        except SessionBannedError:
+            raise
+        except GatewayError as e:
+            self.subscribers_error = _reason(e)
+            return
+        async with self.s.transaction():
+            await self.s.add_subscriber_reading(SubscriberReading(self.cid, self.now, count))
+        self.subscribers = count
 
     async def schedule_followups(self, scheduler: Scheduler) -> tuple[str | None, int]:
         """Hand pending follow-ups to the scheduler; on failure keep them for next cycle.

@@ -26,6 +26,8 @@ FROM tgstat_comment_in
 ON CONFLICT (tg_channel_id, tg_post_id, tg_comment_id) DO NOTHING
 """
 
+# Every comment counts in the windows; only people and channels are distinct commenters
+# (an anonymous admin's sender is the discussion group itself, and 'none' has no sender).
 _COMMENT_STATS = """
 SELECT c.tg_post_id,
        count(DISTINCT c.author_id) FILTER (WHERE c.author_kind = 'user'),

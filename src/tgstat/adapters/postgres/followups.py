@@ -20,23 +20,26 @@ class PostgresFollowUpStore(PostgresConnection, FollowUpStore):
         if not followups:
             return
         await self._executemany(
-            "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
-            " VALUES (%(c)s, %(p)s, %(h)s, %(due)s)"
-            " ON CONFLICT (tg_channel_id, tg_post_id, horizon_s) DO NOTHING",
+            # No conflict target: a follow-up already stored for the post, or for its album
+            # (stat_followup_album_idx), makes this one a no-op.
+            "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at, grouped_id)"
+            " VALUES (%(c)s, %(p)s, %(h)s, %(due)s, %(album)s)"
+            " ON CONFLICT DO NOTHING",
             [_followup_params(f) for f in followups],
         )
 
     async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
         rows = await self._fetchall(
             """
-            SELECT tg_post_id, horizon_s, due_at FROM stat_followup
+            SELECT tg_post_id, horizon_s, due_at, grouped_id FROM stat_followup
             WHERE tg_channel_id = %(c)s AND scheduled_at IS NULL AND due_at > %(now)s
             ORDER BY due_at, tg_post_id, horizon_s
             """,
             {"c": channel_id, "now": now},
         )
         return [
-            FollowUp(channel_id, PostId(r[0]), Horizon(timedelta(seconds=r[1])), r[2]) for r in rows
+            FollowUp(channel_id, PostId(r[0]), Horizon(timedelta(seconds=r[1])), r[2], r[3])
+            for r in rows
         ]
 
     async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None:
@@ -53,4 +56,5 @@ def _followup_params(f: FollowUp) -> dict[str, Any]:
         "p": f.post_id,
         "h": int(f.horizon.value.total_seconds()),
         "due": f.due_at,
+        "album": f.grouped_id,
     }

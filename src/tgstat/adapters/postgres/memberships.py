@@ -15,27 +15,32 @@ _UPDATE_MEMBERSHIP = """
 UPDATE stat_user SET first_name = %(first_name)s,
     last_name = %(last_name)s, user_name = %(user_name)s,
     premium = %(premium)s, scam = %(scam)s, verified = %(verified)s,
-    phone = %(phone)s, "timestamp" = %(at)s, joined_at = %(joined_at)s,
-    left_at = %(left_at)s, is_joined_by_link = %(by_link)s
-WHERE id = %(pk)s AND tg_channel_id = %(channel)s
+    phone = %(phone)s, bot = %(bot)s, "timestamp" = %(at)s, joined_at = %(joined_at)s,
+    left_at = %(left_at)s, is_joined_by_link = %(by_link)s,
+    is_removed_by_admin = %(removed)s, invite_link = %(invite_link)s,
+    invite_link_title = %(invite_link_title)s
+WHERE pk = %(pk)s AND tg_channel_id = %(channel)s
 """
 
 _INSERT_MEMBERSHIP = """
 INSERT INTO stat_user (
     tg_user_id, tg_channel_id, first_name, last_name, user_name, premium,
-    scam, verified, phone, "timestamp", joined_at, left_at, is_joined_by_link)
+    scam, verified, phone, bot, "timestamp", joined_at, left_at, is_joined_by_link,
+    is_removed_by_admin, invite_link, invite_link_title)
 VALUES (%(user_id)s, %(channel)s, %(first_name)s, %(last_name)s,
-    %(user_name)s, %(premium)s, %(scam)s, %(verified)s, %(phone)s, %(at)s,
-    %(joined_at)s, %(left_at)s, %(by_link)s)
+    %(user_name)s, %(premium)s, %(scam)s, %(verified)s, %(phone)s, %(bot)s, %(at)s,
+    %(joined_at)s, %(left_at)s, %(by_link)s, %(removed)s, %(invite_link)s,
+    %(invite_link_title)s)
 """
 
 _LATEST_MEMBERSHIPS = """
 SELECT DISTINCT ON (tg_user_id)
-       id, tg_user_id, first_name, last_name, user_name, premium, scam, verified, phone,
-       joined_at, left_at, is_joined_by_link
+       pk, tg_user_id, first_name, last_name, user_name, premium, scam, verified, phone, bot,
+       joined_at, left_at, is_joined_by_link, is_removed_by_admin, invite_link,
+       invite_link_title
 FROM stat_user
 WHERE tg_channel_id = %(c)s AND tg_user_id = ANY(%(users)s)
-ORDER BY tg_user_id, "timestamp" DESC, id DESC
+ORDER BY tg_user_id, "timestamp" DESC, pk DESC
 """
 
 
@@ -76,17 +81,34 @@ def _to_membership(channel_id: ChannelId, row: Sequence[Any]) -> Membership:
         scam,
         verified,
         phone,
+        bot,
         joined_at,
         left_at,
         by_link,
+        removed,
+        invite_link,
+        invite_link_title,
     ) = row
     return Membership(
         channel_id=channel_id,
-        user=UserProfile(UserId(user_id), first, last, username, premium, scam, verified, phone),
+        user=UserProfile(
+            UserId(user_id),
+            first_name=first,
+            last_name=last,
+            username=username,
+            premium=premium,
+            scam=scam,
+            verified=verified,
+            phone=phone,
+            bot=bot,
+        ),
         joined_at=joined_at,
         left_at=left_at,
         is_joined_by_link=by_link,
         pk=pk,
+        is_removed_by_admin=removed,
+        invite_link=invite_link,
+        invite_link_title=invite_link_title,
     )
 
 
@@ -102,8 +124,12 @@ def _membership_params(channel_id: ChannelId, e: Membership, at: datetime) -> di
         "scam": e.user.scam,
         "verified": e.user.verified,
         "phone": e.user.phone,
+        "bot": e.user.bot,
         "at": at,
         "joined_at": e.joined_at,
         "left_at": e.left_at,
         "by_link": e.is_joined_by_link,
+        "removed": e.is_removed_by_admin,
+        "invite_link": e.invite_link,
+        "invite_link_title": e.invite_link_title,
     }

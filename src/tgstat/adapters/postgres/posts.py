@@ -25,6 +25,7 @@ _POST_IN_COLUMNS = (
     ("date_of_post", "timestamptz"),
     ("forwards", "int8"),
     ("has_discussion", "bool"),
+    ("grouped_id", "int8"),
 )
 _POST_COLUMNS = (("timestamp", "timestamptz"), ("tg_channel_id", "int8"), *_POST_IN_COLUMNS)
 
@@ -32,7 +33,7 @@ _TRACKED_POSTS = sql.SQL("""
 SELECT p.tg_post_id, p.date_of_post, p.comments_messages_count,
        (SELECT max(c.tg_comment_id) FROM stat_comment c
         WHERE c.tg_channel_id = p.tg_channel_id AND c.tg_post_id = p.tg_post_id),
-       p.has_discussion
+       p.has_discussion, p.thread_unreadable_at
 FROM stat_post p
 WHERE {where}
 ORDER BY p.tg_post_id
@@ -55,7 +56,8 @@ UPDATE stat_post AS p SET
     media = s.media,
     date_of_post = s.date_of_post,
     forwards = COALESCE(s.forwards, p.forwards),
-    has_discussion = s.has_discussion
+    has_discussion = s.has_discussion,
+    grouped_id = s.grouped_id
 FROM tgstat_post_in AS s
 WHERE p.tg_channel_id = %(channel)s AND p.tg_post_id = s.tg_post_id
 """
@@ -149,7 +151,7 @@ class PostgresPostStore(PostgresConnection, PostStore):
     ) -> Sequence[TrackedPost]:
         # Only the filters in use go into the statement: an "(x IS NULL OR ...)" filter
         # would keep the planner off the (channel, post) and (channel, date) indexes.
-        filters = [sql.SQL("p.tg_channel_id = %(c)s")]
+        filters = [sql.SQL("p.tg_channel_id = %(c)s AND p.deleted_at IS NULL")]
         if ids is not None:
             filters.append(sql.SQL("p.tg_post_id = ANY(%(ids)s::int8[])"))
         if since is not None:
@@ -161,7 +163,7 @@ class PostgresPostStore(PostgresConnection, PostStore):
                 {"c": channel_id, "ids": None if ids is None else list(ids), "since": since},
             )
             rows = await cur.fetchall()
-        return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     async def older_posts(
         self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
@@ -169,7 +171,7 @@ class PostgresPostStore(PostgresConnection, PostStore):
         rows = await self._fetchall(
             """
             SELECT tg_post_id FROM stat_post
-            WHERE tg_channel_id = %(c)s AND date_of_post < %(before)s
+            WHERE tg_channel_id = %(c)s AND date_of_post < %(before)s AND deleted_at IS NULL
               AND (%(below)s::int8 IS NULL OR tg_post_id < %(below)s)
             ORDER BY tg_post_id DESC LIMIT %(limit)s
             """,
@@ -192,6 +194,31 @@ class PostgresPostStore(PostgresConnection, PostStore):
             raise UnknownChannelError(f"channel {channel_id} is not configured")
         return None if rows[0][0] is None else PostId(rows[0][0])
 
+    async def mark_deleted(
+        self, channel_id: ChannelId, ids: Collection[PostId], at: datetime
+    ) -> None:
+        self._require_transaction()
+        if not ids:
+            return
+        await self._execute(
+            # the first collection that found the post gone keeps its instant
+            "UPDATE stat_post SET deleted_at = %(at)s WHERE tg_channel_id = %(c)s"
+            " AND tg_post_id = ANY(%(ids)s::int8[]) AND deleted_at IS NULL",
+            {"c": channel_id, "ids": list(ids), "at": at},
+        )
+
+    async def set_thread_unreadable(
+        self, channel_id: ChannelId, ids: Collection[PostId], at: datetime | None
+    ) -> None:
+        self._require_transaction()
+        if not ids:
+            return
+        await self._execute(
+            "UPDATE stat_post SET thread_unreadable_at = %(at)s WHERE tg_channel_id = %(c)s"
+            " AND tg_post_id = ANY(%(ids)s::int8[])",
+            {"c": channel_id, "ids": list(ids), "at": at},
+        )
+
 
 def _post_row(p: Post) -> tuple[Any, ...]:
     c = p.counters
@@ -206,4 +233,5 @@ def _post_row(p: Post) -> tuple[Any, ...]:
         p.date,
         c.forwards,
         p.has_discussion,
+        p.grouped_id,
     )

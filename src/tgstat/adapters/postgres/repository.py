@@ -14,6 +14,7 @@ from tgstat.adapters.postgres.memberships import PostgresMembershipStore
 from tgstat.adapters.postgres.posts import PostgresPostStore
 from tgstat.adapters.postgres.sessions import PostgresChannelStore, PostgresSessionStore
 from tgstat.adapters.postgres.snapshots import PostgresSnapshotStore
+from tgstat.adapters.postgres.subscribers import PostgresSubscriberStore
 from tgstat.domain.ids import ChannelId
 from tgstat.ports.repository import ChannelBusyError, StatRepository, StatSession
 
@@ -34,6 +35,7 @@ class PostgresStatSession(
     PostgresSnapshotStore,
     PostgresCommentStore,
     PostgresFollowUpStore,
+    PostgresSubscriberStore,
     PostgresMembershipStore,
     StatSession,
 ):

@@ -14,15 +14,16 @@ from tgstat.ports.repository import UnknownChannelError, UnknownSessionError
 from tgstat.ports.session_store import SessionStore
 
 _SELECT_SESSIONS = """
-SELECT id, phone_number, api_id, api_hash, session_bytes, bot_token, status, status_reason
+SELECT pk, phone_number, api_id, api_hash, session_bytes, bot_token, status, status_reason
 FROM config__tg_bot_session_pool
-WHERE (%(pk)s::int8 IS NULL OR id = %(pk)s) AND (%(status)s::text IS NULL OR status = %(status)s)
-ORDER BY id
+WHERE (%(pk)s::int8 IS NULL OR pk = %(pk)s) AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY pk
 """
 
 
 _SELECT_CHANNELS = """
-SELECT tg_channel_id, tg_channel_name, session_pool_id, tg_channel_username, admin_log_cursor
+SELECT tg_channel_id, tg_channel_name, config__tg_bot_session_pool_pk, tg_channel_username,
+       admin_log_cursor
 FROM config__tg_channel
 WHERE %(c)s::int8 IS NULL OR tg_channel_id = %(c)s
 ORDER BY tg_channel_id
@@ -49,7 +50,7 @@ class PostgresSessionStore(PostgresConnection, SessionStore):
                     WHEN config__tg_bot_session_pool.status = EXCLUDED.status
                     THEN config__tg_bot_session_pool.status_changed_at ELSE now() END,
                 updated_at = now()
-            RETURNING id
+            RETURNING pk
             """,
             {
                 "phone": session.phone_number,
@@ -66,7 +67,7 @@ class PostgresSessionStore(PostgresConnection, SessionStore):
     async def get_session(self, pk: SessionPk) -> SealedSession:
         rows = await self._fetchall(_SELECT_SESSIONS, {"pk": pk, "status": None})
         if not rows:
-            raise UnknownSessionError(f"no session pool row with id {pk}")
+            raise UnknownSessionError(f"no session pool row with pk {pk}")
         return _to_session(rows[0])
 
     async def enabled_sessions(self) -> Sequence[SealedSession]:
@@ -81,16 +82,16 @@ class PostgresSessionStore(PostgresConnection, SessionStore):
             await cur.execute(
                 "UPDATE config__tg_bot_session_pool SET status = 'banned',"
                 " status_reason = %(reason)s, status_changed_at = %(at)s, updated_at = now()"
-                " WHERE id = %(pk)s",
+                " WHERE pk = %(pk)s",
                 {"pk": pk, "reason": reason, "at": at},
             )
             if cur.rowcount == 0:
-                raise UnknownSessionError(f"no session pool row with id {pk}")
+                raise UnknownSessionError(f"no session pool row with pk {pk}")
 
     async def store_session_file(self, pk: SessionPk, session_bytes: bytes) -> None:
         await self._execute(
             "UPDATE config__tg_bot_session_pool SET session_bytes = %(b)s, updated_at = now()"
-            " WHERE id = %(pk)s",
+            " WHERE pk = %(pk)s",
             {"pk": pk, "b": session_bytes},
         )
 
@@ -102,12 +103,13 @@ class PostgresChannelStore(PostgresConnection, ChannelStore):
         await self._execute(
             """
             INSERT INTO config__tg_channel (
-                tg_channel_id, tg_channel_name, tg_channel_username, session_pool_id)
+                tg_channel_id, tg_channel_name, tg_channel_username,
+                config__tg_bot_session_pool_pk)
             VALUES (%(channel)s, %(name)s, %(username)s, %(session)s)
             ON CONFLICT (tg_channel_id) DO UPDATE SET
                 tg_channel_name = EXCLUDED.tg_channel_name,
                 tg_channel_username = EXCLUDED.tg_channel_username,
-                session_pool_id = EXCLUDED.session_pool_id,
+                config__tg_bot_session_pool_pk = EXCLUDED.config__tg_bot_session_pool_pk,
                 updated_at = now()
             """,
             {

@@ -13,18 +13,10 @@ from typing import Any
 from telethon import errors
 from telethon.tl import functions, types
 
-from tgstat.adapters.telethon.session import DEAD_SESSION_ERRORS
-from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId, UserId
-from tgstat.domain.model import (
-    AuthorKind,
-    Comment,
-    MemberAction,
-    MemberEvent,
-    Post,
-    PostCounters,
-    ReactionCount,
-    UserProfile,
-)
+from tgstat.adapters.telethon.mapping import to_comment, to_member_event, to_post, username
+from tgstat.adapters.telethon.session import DEAD_SESSION_ERRORS, TRANSPORT_ERRORS
+from tgstat.domain.ids import ChannelId, CommentId, EventId, PostId
+from tgstat.domain.model import Comment, MemberEvent, Post
 from tgstat.domain.planning import MAX_IDS_PER_REQUEST
 from tgstat.ports.gateway import (
     ChannelAmbiguousError,
@@ -32,10 +24,14 @@ from tgstat.ports.gateway import (
     ChannelInfo,
     ChannelNotFoundError,
     DisconnectedError,
+    GatewayError,
     NoDiscussionError,
+    PostsRead,
     RateLimitedError,
     SessionBannedError,
+    SubscriberCountUnknownError,
     TelegramGateway,
+    ThreadUnreadableError,
 )
 
 _REQUEST_KINDS = {
@@ -43,29 +39,22 @@ _REQUEST_KINDS = {
     "GetMessagesRequest": "counters",
     "GetRepliesRequest": "comments",
     "GetAdminLogRequest": "admin_log",
+    "GetFullChannelRequest": "channel",
     "GetDialogsRequest": "resolve",
     "ResolveUsernameRequest": "resolve",
     "GetChannelsRequest": "resolve",
 }
 """Request class name -> kind. Telethon's own traffic (pings, updates) is not counted."""
 
-_MEMBER_ACTIONS = {
-    types.ChannelAdminLogEventActionParticipantJoin: MemberAction.JOIN,
-    types.ChannelAdminLogEventActionParticipantJoinByInvite: MemberAction.JOIN_BY_INVITE,
-    types.ChannelAdminLogEventActionParticipantJoinByRequest: MemberAction.JOIN_BY_REQUEST,
-    types.ChannelAdminLogEventActionParticipantInvite: MemberAction.INVITE,
-    types.ChannelAdminLogEventActionParticipantLeave: MemberAction.LEAVE,
-}
+ADMIN_LOG_PAGE = 100
+"""Events per admin-log request (Telegram's maximum, as Telethon pages it)."""
 
-_MEDIA_KINDS = {
-    types.MessageMediaPhoto: "photo",
-    types.MessageMediaWebPage: "webpage",
-    types.MessageMediaPoll: "poll",
-    types.MessageMediaGeo: "geo",
-    types.MessageMediaGeoLive: "geo",
-    types.MessageMediaVenue: "geo",
-    types.MessageMediaContact: "contact",
-}
+_MEMBERSHIP_FILTER = types.ChannelAdminLogEventsFilter(
+    join=True, leave=True, invite=True, ban=True, unban=True, kick=True, unkick=True
+)
+"""Joins (plain, by invite, by request), leaves, admin additions and every ban toggle:
+Telegram files a ban toggle under ban/unban/kick/unkick by rules of its own, so all four
+are read and each toggle is classified from its participants (mapping.to_member_event)."""
 
 
 class TelethonGateway(TelegramGateway):
@@ -98,7 +87,8 @@ class TelethonGateway(TelegramGateway):
 
     def request_counts(self) -> Mapping[str, int]:
         """Requests sent to Telegram so far, by kind: ``posts``, ``counters``,
-        ``comments``, ``admin_log``, and ``resolve`` for channel lookups."""
+        ``comments``, ``admin_log``, ``channel`` (subscriber counts), and ``resolve`` for
+        channel lookups."""
         return dict(self._requests)
 
     async def resolve_channel(self, query: str) -> ChannelInfo:
@@ -108,7 +98,7 @@ class TelethonGateway(TelegramGateway):
             else:
                 channel = await self._by_id_or_title(query)
         self._channels[ChannelId(channel.id)] = channel
-        return ChannelInfo(ChannelId(channel.id), channel.title, _username(channel))
+        return ChannelInfo(ChannelId(channel.id), channel.title, username(channel))
 
     async def fetch_new_posts(self, channel_id: ChannelId, after: PostId | None) -> Sequence[Post]:
         with self._translated(self._describe(channel_id)):
@@ -119,24 +109,37 @@ class TelethonGateway(TelegramGateway):
                 m async for m in self._client.iter_messages(channel, limit=None, min_id=after or 0)
             ]
         now = datetime.now(UTC)
-        posts = [_to_post(channel, m, now) for m in found if isinstance(m, types.Message)]
+        posts = [to_post(channel, m, now) for m in found if isinstance(m, types.Message)]
         return sorted(posts, key=lambda p: p.id)
 
-    async def fetch_posts(self, channel_id: ChannelId, ids: Sequence[PostId]) -> Sequence[Post]:
+    async def fetch_posts(self, channel_id: ChannelId, ids: Sequence[PostId]) -> PostsRead:
+        """One channels.getMessages. Each answered message is a ``Message`` (a post),
+        a ``MessageService`` (neither a post nor deleted) or a ``MessageEmpty`` (deleted:
+        Telegram keeps no message with that id). The request is sent as is rather than
+        through ``get_messages``, which renders MessageEmpty as None and so loses its id;
+        an id Telegram does not answer at all is neither."""
         if len(ids) > MAX_IDS_PER_REQUEST:
             raise ValueError(f"at most {MAX_IDS_PER_REQUEST} ids per request, got {len(ids)}")
         if not ids:
-            return []
+            return PostsRead(())
         with self._translated(self._describe(channel_id)):
             channel = await self._channel(channel_id)
-            found = await self._client.get_messages(channel, ids=list(ids), wait_time=0)
+            answer = await self._client(functions.channels.GetMessagesRequest(channel, list(ids)))
         now = datetime.now(UTC)
-        # Deleted posts come back as None (Telethon's rendering of MessageEmpty).
-        return [_to_post(channel, m, now) for m in found if isinstance(m, types.Message)]
+        asked = set(ids)
+        found = [m for m in answer.messages if m.id in asked]
+        return PostsRead(
+            posts=tuple(to_post(channel, m, now) for m in found if isinstance(m, types.Message)),
+            deleted=frozenset(PostId(m.id) for m in found if isinstance(m, types.MessageEmpty)),
+        )
 
     async def fetch_comments(
         self, channel_id: ChannelId, post_id: PostId, after: CommentId | None
     ) -> Sequence[Comment]:
+        """Telegram answers MSG_ID_INVALID both for a post without a discussion thread and
+        for one whose thread is gone or moved; on that error the post is read (one
+        channels.getMessages) to tell them apart: a post that still reports a comments
+        thread (or is gone) -> ThreadUnreadableError, one without -> NoDiscussionError."""
         with self._translated(self._describe(channel_id)):
             channel = await self._channel(channel_id)
             try:
@@ -147,28 +150,63 @@ class TelethonGateway(TelegramGateway):
                     )
                 ]
             except errors.MsgIdInvalidError as e:
-                raise NoDiscussionError(
-                    f"post {post_id} of {self._describe(channel_id)} has no discussion thread"
-                ) from e
-        comments = [
-            c
-            for m in found
-            if isinstance(m, types.Message) and (c := _to_comment(post_id, m)) is not None
-        ]
+                raise await self._thread_error(channel_id, post_id) from e
+        # Service messages of the group (pins, joins) are not comments.
+        comments = [to_comment(post_id, m) for m in found if isinstance(m, types.Message)]
         return sorted(comments, key=lambda c: c.id)
+
+    async def _thread_error(self, channel_id: ChannelId, post_id: PostId) -> GatewayError:
+        read = await self.fetch_posts(channel_id, [post_id])
+        where = f"post {post_id} of {self._describe(channel_id)}"
+        if any(not p.has_discussion for p in read.posts):
+            return NoDiscussionError(f"{where} has no discussion thread")
+        return ThreadUnreadableError(f"{where} reports comments but its thread is unreadable")
+
+    async def fetch_subscriber_count(self, channel_id: ChannelId) -> int:
+        """``participants_count`` of the ChannelFull that channels.getFullChannel answers.
+        Raises SubscriberCountUnknownError when Telegram leaves it out (or answers another
+        ``full_chat`` constructor): unknown is not 0."""
+        with self._translated(self._describe(channel_id)):
+            channel = await self._channel(channel_id)
+            answer = await self._client(functions.channels.GetFullChannelRequest(channel))
+        full = answer.full_chat
+        count = full.participants_count if isinstance(full, types.ChannelFull) else None
+        if count is None:
+            raise SubscriberCountUnknownError(
+                f"Telegram did not report the subscriber count of {self._describe(channel_id)}"
+            )
+        return int(count)
 
     async def fetch_member_events(
         self, channel_id: ChannelId, after: EventId
     ) -> Sequence[MemberEvent]:
+        """Membership events of the admin log above ``after``, removals included.
+
+        The requests are built here, paged as Telethon pages them (newest first, 100 per
+        request, ``max_id`` = the lowest id seen, until a short page; ``min_id``
+        exclusive), and the raw events are mapped with their answer's ``users``: Telethon's
+        ``AdminLogEvent`` raises KeyError when Telegram leaves a user object out.
+        """
         with self._translated(self._describe(channel_id)):
             channel = await self._channel(channel_id)
-            found = [
-                e
-                async for e in self._client.iter_admin_log(
-                    channel, min_id=after, join=True, leave=True, invite=True
+            events: list[MemberEvent] = []
+            max_id = 0
+            while True:
+                answer = await self._client(
+                    functions.channels.GetAdminLogRequest(
+                        channel,
+                        q="",
+                        max_id=max_id,
+                        min_id=after,
+                        limit=ADMIN_LOG_PAGE,
+                        events_filter=_MEMBERSHIP_FILTER,
+                    )
                 )
-            ]
-        events = [ev for e in found if (ev := _to_member_event(e)) is not None]
+                users = {u.id: u for u in answer.users}
+                events += [ev for e in answer.events if (ev := to_member_event(e, users))]
+                if len(answer.events) < ADMIN_LOG_PAGE:
+                    break
+                max_id = min(e.id for e in answer.events)
         return sorted(events, key=lambda e: e.id)
 
     async def _channel(self, channel_id: ChannelId) -> Any:
@@ -244,7 +282,7 @@ class TelethonGateway(TelegramGateway):
         except (errors.ServerError, errors.TimedOutError) as e:
             # Telethon already retried these: Telegram is having trouble, not the request.
             raise DisconnectedError(f"Telegram failed to answer: {type(e).__name__}") from e
-        except OSError as e:  # ConnectionError, TimeoutError: the link dropped
+        except TRANSPORT_ERRORS as e:
             raise DisconnectedError(f"connection to Telegram lost: {e!r}") from e
 
 
@@ -255,110 +293,3 @@ def _is_broadcast(entity: Any) -> bool:
 def _bare_id(query: str) -> int | None:
     digits = query.removeprefix("-100") if query.startswith("-100") else query
     return int(digits) if digits.isdigit() else None
-
-
-def _username(channel: Any) -> str | None:
-    if channel.username:
-        return str(channel.username)
-    # Channels with collectible usernames only list them in ``usernames``.
-    active = [u.username for u in channel.usernames or () if u.active]
-    return str(active[0]) if active else None
-
-
-def _to_post(channel: Any, message: Any, now: datetime) -> Post:
-    thread = message.replies if message.replies is not None and message.replies.comments else None
-    username = _username(channel)
-    link = (
-        f"https://t.me/{username}/{message.id}"
-        if username
-        else f"https://t.me/c/{channel.id}/{message.id}"
-    )
-    return Post(
-        id=PostId(message.id),
-        date=message.date,
-        text=message.message or None,
-        media=_media_kind(message.media),
-        link=link,
-        counters=PostCounters(
-            PostId(message.id),
-            now,
-            views=message.views,
-            forwards=message.forwards,
-            reactions=_to_reactions(message.reactions),
-            comments=thread.replies if thread is not None else None,
-        ),
-        has_discussion=thread is not None,
-    )
-
-
-def _to_reactions(reactions: Any) -> tuple[ReactionCount, ...]:
-    # Telegram leaves ``reactions`` out of a message that has none (and where reactions are
-    # off), so a missing field is "known: none", not "unknown".
-    if reactions is None:
-        return ()
-    out = []
-    for result in reactions.results:
-        r = result.reaction
-        if isinstance(r, types.ReactionEmoji):
-            out.append(ReactionCount.emoji(r.emoticon, result.count))
-        elif isinstance(r, types.ReactionCustomEmoji):
-            out.append(ReactionCount.custom(r.document_id, result.count))
-        elif isinstance(r, types.ReactionPaid):
-            out.append(ReactionCount.paid(result.count))
-    return tuple(out)
-
-
-def _media_kind(media: Any) -> str | None:
-    if media is None or isinstance(media, types.MessageMediaEmpty):
-        return None
-    if isinstance(media, types.MessageMediaDocument):
-        attributes = {type(a) for a in getattr(media.document, "attributes", ())}
-        # A video sticker also carries a video attribute: it is still a sticker.
-        if types.DocumentAttributeSticker in attributes:
-            return "sticker"
-        if types.DocumentAttributeVideo in attributes:
-            return "video"
-        if types.DocumentAttributeAudio in attributes:
-            return "audio"
-        return "document"
-    kind = _MEDIA_KINDS.get(type(media))
-    return kind or type(media).__name__.removeprefix("MessageMedia").lower()
-
-
-def _to_comment(post_id: PostId, message: Any) -> Comment | None:
-    peer = message.from_id
-    if isinstance(peer, types.PeerUser):
-        kind, author = AuthorKind.USER, peer.user_id
-    elif isinstance(peer, types.PeerChannel):
-        kind, author = AuthorKind.CHANNEL, peer.channel_id
-    else:
-        return None
-    return Comment(CommentId(message.id), post_id, message.date, kind, author)
-
-
-def _to_member_event(event: Any) -> MemberEvent | None:
-    action = _MEMBER_ACTIONS.get(type(event.action))
-    if action is None:
-        return None
-    # An admin's addition is logged under the admin's id; the subscriber is the participant.
-    subscriber = event.action.participant if action is MemberAction.INVITE else event
-    user_id = getattr(subscriber, "user_id", None)
-    if user_id is None:
-        return None
-    return MemberEvent(EventId(event.id), event.date, action, _to_profile(user_id, event.entities))
-
-
-def _to_profile(user_id: int, entities: Mapping[int, Any]) -> UserProfile:
-    user = entities.get(user_id)
-    if not isinstance(user, types.User):
-        return UserProfile(UserId(user_id))
-    return UserProfile(
-        UserId(user_id),
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        premium=bool(user.premium),
-        scam=bool(user.scam),
-        verified=bool(user.verified),
-        phone=user.phone,
-    )

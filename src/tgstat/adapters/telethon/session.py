@@ -39,6 +39,15 @@ DEAD_SESSION_ERRORS: tuple[type[Exception], ...] = (
     errors.AuthKeyDuplicatedError,
 )
 
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    OSError,  # ConnectionError, TimeoutError: the link dropped or never came up
+    EOFError,  # asyncio.IncompleteReadError: the peer closed mid-packet
+    errors.InvalidBufferError,  # a packet that is not MTProto (something else answered)
+    errors.SecurityError,  # a packet that fails MTProto's checks
+)
+"""What Telethon raises when no sound MTProto answer comes back: Telegram unreachable, or
+something other than Telegram answering (a proxy or captive portal)."""
+
 SESSION_NAME = "tgstat.session"
 
 
@@ -109,7 +118,7 @@ async def connect_authorized(client: Any) -> None:
         raise SessionBannedError(f"Telegram rejected the session: {type(e).__name__}") from e
     except errors.UnauthorizedError as e:
         raise SessionBannedError(f"the session is not signed in: {type(e).__name__}") from e
-    except (ConnectionError, OSError) as e:
+    except TRANSPORT_ERRORS as e:
         raise DisconnectedError(f"cannot reach Telegram: {e}") from e
     if not me:
         raise SessionBannedError("the session is not signed in (add it again)")
@@ -137,7 +146,7 @@ class TelethonSignIn(SignIn):
             raise RateLimitedError(
                 f"Telegram asks to wait {e.seconds} s before sending another code", e.seconds
             ) from e
-        except (ConnectionError, OSError) as e:
+        except TRANSPORT_ERRORS as e:
             raise DisconnectedError(f"cannot reach Telegram: {e}") from e
         self._phone, self._code_hash = phone, sent.phone_code_hash
 

@@ -1,0 +1,109 @@
+"""Checked reads of a scenario's JSON values; every error names the value's JSON path."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from tgstat.domain.errors import TgstatError
+
+
+class ScenarioError(TgstatError):
+    """Raised when a scenario file cannot be read or breaks the format of SCENARIO.md."""
+
+
+def instant(raw: Any, where: str) -> datetime:
+    """An aware datetime from an ISO 8601 string with a zone."""
+    if not isinstance(raw, str):
+        raise ScenarioError(f"{where}: expected an ISO 8601 time, got {raw!r}")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ScenarioError(f"{where}: not an ISO 8601 time: {raw!r}") from None
+    if value.tzinfo is None:
+        raise ScenarioError(f"{where}: time without a zone: {raw!r}")
+    return value
+
+
+def integer(raw: Any, where: str, *, minimum: int = 1) -> int:
+    """An integer (not a boolean) of at least ``minimum``."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+        raise ScenarioError(f"{where}: expected an integer >= {minimum}, got {raw!r}")
+    return raw
+
+
+def flag(raw: Mapping[str, Any], key: str, where: str, *, default: bool = False) -> bool:
+    """``raw[key]``: true or false, ``default`` when absent."""
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
+
+
+def obj(raw: Any, where: str) -> Mapping[str, Any]:
+    """A JSON object."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: expected an object, got {raw!r}")
+    return raw
+
+
+def text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    """``raw[key]``: a string, or None when null or absent."""
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ScenarioError(f"{where}.{key}: expected a string or null, got {value!r}")
+    return value
+
+
+def items(raw: Any, where: str) -> list[Any]:
+    """A JSON list (empty when null or absent)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{where}: expected a list, got {raw!r}")
+    return raw
+
+
+def maybe_flag(raw: Mapping[str, Any], key: str, where: str) -> bool | None:
+    """``raw[key]``: true, false, or None when null or absent."""
+    value = raw.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ScenarioError(f"{where}.{key}: expected true, false or null, got {value!r}")
+    return value
+
+
+@attrs.frozen
+class Timeline:
+    """A step function: the value of the last point at or before T, 0 before the first."""
+
+    times: tuple[datetime, ...]
+    values: tuple[int, ...]
+
+    @classmethod
+    def empty(cls) -> Timeline:
+        """Always 0."""
+        return cls((), ())
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> Timeline:
+        """Points in any order, each ``[time, integer >= 0]``; None: always 0."""
+        if raw is None:
+            return cls.empty()
+        if not isinstance(raw, list):
+            raise ScenarioError(f"{where}: a timeline is a list of [time, value] pairs")
+        points = []
+        for i, point in enumerate(raw):
+            if not (isinstance(point, list) and len(point) == 2):
+                raise ScenarioError(f"{where}[{i}]: expected [time, integer], got {point!r}")
+            value = integer(point[1], f"{where}[{i}][1]", minimum=0)
+            points.append((instant(point[0], f"{where}[{i}][0]"), value))
+        points.sort(key=lambda p: p[0])
+        return cls(tuple(t for t, _ in points), tuple(v for _, v in points))
+
+    def at(self, moment: datetime) -> int:
+        i = bisect.bisect_right(self.times, moment)
+        return self.values[i - 1] if i else 0
