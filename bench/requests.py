@@ -3,7 +3,7 @@
 Usage: python bench/requests.py [--history 10000] [--days 2] [--seed 1] [--database-url URL]
                                 [--tracemalloc]
 
-Generates a scenario (shared/SCENARIO.md) in memory: ``--history`` posts published over the
+Generates a scenario (docs/scenario-format.md) in memory: ``--history`` posts published over the
 ~300 days before ``start`` (views, reactions, comments near their dates), then ``--days`` days
 at 5-minute ticks with ~25 new posts a day whose views, reactions and comments grow during the
 replay, and ~250 admin-log joins/leaves a day. tgstat replays it into a throwaway embedded
@@ -163,7 +163,7 @@ def _admin_log(rng: random.Random, start: datetime, end: datetime, n: int) -> li
 
 
 def make_scenario(history: int, days: float, seed: int) -> dict[str, Any]:
-    """A scenario dict in the SCENARIO.md format; deterministic for a seed."""
+    """A scenario dict in the docs/scenario-format.md format; deterministic for a seed."""
     rng = random.Random(seed)
     end = START + timedelta(days=days)
     oldest, newest = START - HISTORY_SPAN, START - timedelta(days=2)

@@ -7,6 +7,7 @@ FakeStatRepository and PostgresStatRepository so the two cannot drift.
 from __future__ import annotations
 
 import copy
+import math
 from collections import Counter
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -71,6 +72,8 @@ class _State:
     memberships: list[tuple[Membership, datetime]] = attrs.Factory(list)
     followups: dict[str, tuple[FollowUp, datetime | None]] = attrs.Factory(dict)
     subscribers: dict[tuple[ChannelId, datetime], SubscriberReading] = attrs.Factory(dict)
+    measured: dict[str, tuple[datetime, int]] = attrs.Factory(dict)
+    """Follow-up key -> (measured_at, late_by_s)."""
     next_pk: int = 1
 
 
@@ -276,6 +279,23 @@ class FakeStatSession(StatSession):
                 found.setdefault(pid, []).append(snap)
         return found
 
+    async def snapshots_around(
+        self, channel_id: ChannelId, instants: Sequence[tuple[PostId, datetime]]
+    ) -> Mapping[PostId, Sequence[CounterSnapshot]]:
+        found: dict[PostId, list[CounterSnapshot]] = {}
+        for pid, instant in instants:
+            mine = sorted(
+                (s for (c, p, _), s in self._s.snapshots.items() if c == channel_id and p == pid),
+                key=lambda s: s.taken_at,
+            )
+            before = [s for s in mine if s.taken_at <= instant][-1:]
+            after = [s for s in mine if s.taken_at >= instant][:1]
+            bucket = found.setdefault(pid, []) if before or after else []
+            for s in (*before, *after):
+                if s not in bucket:
+                    bucket.append(s)
+        return {pid: sorted(b, key=lambda s: s.taken_at) for pid, b in found.items()}
+
     async def set_horizon_values(
         self, channel_id: ChannelId, values: Sequence[HorizonValues]
     ) -> None:
@@ -328,6 +348,25 @@ class FakeStatSession(StatSession):
     async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None:
         self._write()
         self._s.followups[followup.idempotency_key] = (followup, at)
+
+    async def unmeasured_followups(
+        self, channel_id: ChannelId, due_by: datetime
+    ) -> Sequence[FollowUp]:
+        due = [
+            f
+            for key, (f, _) in self._s.followups.items()
+            if f.channel_id == channel_id and f.due_at <= due_by and key not in self._s.measured
+        ]
+        return sorted(due, key=lambda f: (f.due_at, f.post_id, f.horizon.value))
+
+    async def mark_followups_measured(
+        self, channel_id: ChannelId, measured: Sequence[tuple[FollowUp, datetime]]
+    ) -> None:
+        self._write()
+        for f, at in measured:
+            if f.idempotency_key in self._s.followups:
+                late = max(0, math.ceil((at - f.due_at).total_seconds()))
+                self._s.measured.setdefault(f.idempotency_key, (at, late))
 
     async def add_subscriber_reading(self, reading: SubscriberReading) -> None:
         self._write()

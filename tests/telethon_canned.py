@@ -151,7 +151,7 @@ def member_event(
     invite: types.TypeExportedChatInvite = INVITE_LINK,
     via_chatlist: bool = False,
 ) -> types.ChannelAdminLogEvent:
-    """An admin-log membership event; ``action`` as in SCENARIO.md. An ``invite`` is
+    """An admin-log membership event; ``action`` as in docs/scenario-format.md. An ``invite`` is
     logged under the admin who added ``user_id``, as Telegram does; a ``kick`` is a ban
     toggle of a subscriber to banned from viewing, logged under the admin. ``invite`` is the
     link of a ``join_by_invite`` or ``join_by_request``. The answer carries the user

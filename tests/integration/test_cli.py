@@ -128,7 +128,7 @@ class TestUsageErrors:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            (("report", "--channel", "abc"), "invalid int value: 'abc'"),
+            (("serve", "--port", "abc"), "invalid int value: 'abc'"),
             (("lake", "query", "--named", "nope"), "invalid choice: 'nope'"),
             ((), "the following arguments are required: COMMAND"),
         ],

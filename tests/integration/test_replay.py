@@ -1,4 +1,4 @@
-"""``tgstat replay`` into the real PostgreSQL: the tables SCENARIO.md prescribes.
+"""``tgstat replay`` into the real PostgreSQL: the tables docs/scenario-format.md prescribes.
 
 Expected values are written by hand from the scenarios (tests/scenarios/), not computed.
 """
@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 
@@ -62,7 +63,9 @@ def everything_but_timestamps(db: Conn) -> dict[str, list[tuple[object, ...]]]:
         ]
         out[table] = rows(db, f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}")
     out["stat_followup"] = rows(
-        db, "SELECT tg_post_id, horizon_s, due_at, grouped_id FROM stat_followup ORDER BY 1, 2"
+        db,
+        "SELECT tg_post_id, horizon_s, due_at, grouped_id, measured_at, late_by_s"
+        " FROM stat_followup ORDER BY 1, 2",
     )
     return out
 
@@ -72,7 +75,7 @@ async def play(repo: PostgresStatRepository, name: str):  # type: ignore[no-unty
 
 
 class TestWorkedExample:
-    """SCENARIO.md's worked example, table by table."""
+    """docs/scenario-format.md's worked example, table by table."""
 
     async def test_posts(self, repo: PostgresStatRepository, db: Conn) -> None:
         await play(repo, "worked-example.json")
@@ -151,7 +154,8 @@ class TestWorkedExample:
     async def test_subscribers_without_a_timeline_read_zero(
         self, repo: PostgresStatRepository, db: Conn
     ) -> None:
-        # no `channel.subscribers`: the gateway reports 0 (SCENARIO.md), read on the hour
+        # no `channel.subscribers`: the gateway reports 0 (docs/scenario-format.md), read
+        # on the hour
         # from Nov 1 00:00 to Nov 2 12:00
         await play(repo, "worked-example.json")
         assert rows(
@@ -168,6 +172,64 @@ class TestWorkedExample:
         again = await play(repo, "worked-example.json")
         assert everything_but_timestamps(db) == first
         assert again.events_merged == 0
+
+
+class TestResume:
+    """A replay stopped part-way and run again gives the tables of one uninterrupted replay:
+    follow-ups planned and never measured run again (docs/scenario-format.md)."""
+
+    async def test_a_followup_lost_with_the_first_replay_still_measures_its_instant(
+        self, repo: PostgresStatRepository, db: Conn
+    ) -> None:
+        raw = {
+            "channel": {"id": 1777000020, "title": "Resume", "username": None},
+            "start": "2026-11-01T00:00:00Z",
+            "end": "2026-11-01T00:10:00Z",
+            "interval_s": 300,
+            "posts": [
+                {
+                    "id": 1,
+                    "date": "2026-11-01T00:07:00Z",
+                    "text": "x",
+                    "views": [["2026-11-01T00:07:00Z", 100], ["2026-11-01T01:06:00Z", 500]],
+                }
+            ],
+        }
+        await replay(Scenario.parse(raw), repo)  # stops at 00:10: the 01:07 run is lost
+        resumed = await replay(Scenario.parse({**raw, "end": "2026-11-01T02:00:00Z"}), repo)
+        # 01:07 is run again (views 500 since 01:06), between the ticks at 01:05 and 01:10
+        assert resumed.runs == 25 + 1
+        assert rows(db, "SELECT views_1h FROM stat_post") == [(500,)]
+        assert rows(
+            db, "SELECT horizon_s, measured_at, late_by_s FROM stat_followup ORDER BY 1"
+        ) == [
+            (3600, utc("2026-11-01T01:07:00"), 0),
+            (86400, None, None),
+        ]
+
+    async def test_interrupted_then_resumed_equals_uninterrupted(
+        self, repo: PostgresStatRepository, db: Conn
+    ) -> None:
+        full = Scenario.load(SCENARIOS / "real-shapes.json")
+        await replay(full, repo)
+        uninterrupted = everything_but_timestamps(db)
+        db.execute(
+            "TRUNCATE stat_post, stat_reaction, stat_user, stat_comment, stat_post_snapshot,"
+            " stat_followup, stat_channel_snapshot"
+        )
+        db.execute("UPDATE config__tg_channel SET admin_log_cursor = 0, refresh_cursor = NULL")
+        # killed at 12:20 on the first day: planned and never run are the album's 1 h
+        # (12:50) and 24 h follow-ups and the 24 h ones of posts 8 and 10 (post 30 comes
+        # at 14:00, after the kill)
+        cut = attrs.evolve(full, end=utc("2026-11-10T12:20:00"))
+        await replay(cut, repo)
+        assert rows(
+            db,
+            "SELECT tg_post_id, horizon_s FROM stat_followup WHERE measured_at IS NULL"
+            " ORDER BY 1, 2",
+        ) == [(8, 86400), (10, 86400), (20, 3600), (20, 86400)]
+        await replay(full, repo)
+        assert everything_but_timestamps(db) == uninterrupted
 
 
 class TestFaults:
@@ -379,7 +441,8 @@ REAL_SHAPES_SUBSCRIBERS = [
 
 
 class TestRealShapes:
-    """real-shapes.json: every field of SCENARIO.md's "Real Telegram shapes", table by table."""
+    """real-shapes.json: every field of docs/scenario-format.md's "Real Telegram shapes",
+    table by table."""
 
     async def test_posts(self, repo: PostgresStatRepository, db: Conn) -> None:
         await play(repo, REAL_SHAPES)
@@ -706,7 +769,7 @@ class TestScenarioValidation:
             Scenario.parse(raw)
 
     def test_every_real_shape_parses(self) -> None:
-        """What the gateway is built from: each field read as SCENARIO.md defines it."""
+        """What the gateway is built from: each field read as docs/scenario-format.md defines it."""
         sc = Scenario.load(SCENARIOS / REAL_SHAPES)
         posts = {p.id: p for p in sc.posts}
         assert sc.subscribers.at(utc("2026-11-10 09:05")) == 1210

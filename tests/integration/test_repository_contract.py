@@ -193,6 +193,35 @@ class TestRepositoryContract:
                 await s.mark_followup_scheduled(f24, at(1))
             assert await s.pending_followups(CHANNEL, at(0)) == [f1]
 
+    async def test_followups_unmeasured_until_measured(self, any_repo: StatRepository) -> None:
+        f1 = FollowUp(CHANNEL, PostId(1), Horizon.H1, at(60))
+        f24 = FollowUp(CHANNEL, PostId(1), Horizon.H24, at(24 * 60))
+        async with any_repo.session() as s:
+            async with s.transaction():
+                await s.add_followups([f1, f24])
+                await s.mark_followup_scheduled(f1, at(1))  # handed over is not measured
+            assert await s.unmeasured_followups(CHANNEL, at(59)) == []
+            assert await s.unmeasured_followups(CHANNEL, at(60)) == [f1]
+            assert await s.unmeasured_followups(CHANNEL, at(24 * 60)) == [f1, f24]
+            async with s.transaction():
+                await s.mark_followups_measured(CHANNEL, [(f1, at(72)), (f24, at(24 * 60 - 2))])
+                await s.mark_followups_measured(CHANNEL, [(f1, at(99))])  # the first one stays
+            assert await s.unmeasured_followups(CHANNEL, at(10**5)) == []
+
+    async def test_snapshots_around(self, any_repo: StatRepository) -> None:
+        snaps = [CounterSnapshot(PostId(1), at(m), views=m) for m in (10, 50, 70, 200)]
+        async with any_repo.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, [post(1), post(2)], at(0))
+                await s.add_snapshots(CHANNEL, snaps)
+            around = await s.snapshots_around(
+                CHANNEL,
+                [(PostId(1), at(60)), (PostId(1), at(70)), (PostId(1), at(5)), (PostId(2), at(1))],
+            )
+        # 60: 50 before, 70 after; 70: itself on both sides; 5: nothing before, 10 after;
+        # post 2 has no snapshot at all
+        assert {k: [x.views for x in v] for k, v in around.items()} == {1: [10, 50, 70]}
+
     async def test_older_posts_descending_below_cursor(self, any_repo: StatRepository) -> None:
         async with any_repo.session() as s:
             async with s.transaction():

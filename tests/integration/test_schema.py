@@ -1,4 +1,4 @@
-"""The dbmate migrations build the schema of DESIGN.md section 3, reversibly."""
+"""The dbmate migrations build the schema of docs/design.md section 3, reversibly."""
 
 from __future__ import annotations
 

@@ -396,3 +396,56 @@ class TestDeletionProperty:
             assert len(reads) <= 1, (pid, since, reads)
             if reads:
                 assert world.repo.post(CHANNEL, pid).deleted_at == at(minutes=5 * reads[0])
+
+
+class TestLostFollowUps:
+    """A follow-up is done when a collection measured its instant, not when it was handed
+    over: a run that never happened is measured late by the next cycle."""
+
+    async def test_measured_on_time_by_its_own_run(self, world: World) -> None:
+        world.publish(post(1, date=at(minutes=-2), views=10))
+        await world.collect(T0)
+        report = await world.collect(at(minutes=58))  # the 1 h run
+        assert report.followups_late == 0
+        assert world.repo.state.measured[f"tgstat:{CHANNEL}:1:1h"] == (at(minutes=58), 0)
+
+    @pytest.mark.parametrize(("views_after", "views_1h"), [(10, 10), (30, None)])
+    async def test_a_lost_run_is_measured_late(
+        self, world: World, views_after: int, views_1h: int | None
+    ) -> None:
+        world.publish(post(1, date=at(minutes=-2), views=10))
+        await world.collect(T0)
+        await world.collect(at(minutes=50))
+        world.publish(post(1, date=at(minutes=-2), views=views_after))
+        # the 1 h run (at 58 min) never happened; the next cycle comes at 70 min
+        report = await world.collect(at(minutes=70))
+        assert report.followups_late == 1
+        assert world.repo.state.measured[f"tgstat:{CHANNEL}:1:1h"] == (at(minutes=70), 12 * 60)
+        # views never go down: 10 at 50 min and 10 at 70 min fix the 58 min value; 10 then
+        # 30 do not, and nothing was read within 5 min of it: unknown
+        assert world.repo.post(CHANNEL, 1).horizons.get("views_1h") == views_1h
+        assert "reactions_1h" not in world.repo.post(CHANNEL, 1).horizons
+
+    async def test_a_lost_24h_run_reads_the_post_past_the_window(self, world: World) -> None:
+        world.publish(post(1, date=at(minutes=-2), views=10))
+        await world.collect(T0)
+        asked: list[list[PostId]] = []
+        original = world.gateway.fetch_posts
+
+        async def spy(channel_id, ids):  # type: ignore[no-untyped-def]
+            asked.append(list(ids))
+            return await original(channel_id, ids)
+
+        world.gateway.fetch_posts = spy  # type: ignore[method-assign]
+        # nothing ran for two days: both follow-ups were lost; the post is past the
+        # 24 h window and outside the rotation (the slice is empty)
+        report = await world.collect(at(hours=48), rotation_slice=0)
+        assert report.followups_late == 2
+        assert asked == [[1]]
+        stored = world.repo.post(CHANNEL, 1)
+        assert stored.horizons.get("views_24h") == 10  # 10 before and 10 after: exact
+        late = world.repo.state.measured[f"tgstat:{CHANNEL}:1:24h"]
+        assert late == (
+            at(hours=48),
+            int((at(hours=48) - at(hours=24, minutes=-2)).total_seconds()),
+        )

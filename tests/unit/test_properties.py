@@ -1,4 +1,4 @@
-"""Hypothesis properties of the domain rules (DESIGN.md 4)."""
+"""Hypothesis properties of the domain rules (docs/design.md 4)."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ class TestHorizonProperties:
 
 
 class TestUnknownIsNeverZero:
-    """A horizon nobody observed stays None (DESIGN.md 4.2a), whatever else is known."""
+    """A horizon nobody observed stays None (docs/design.md 4.2a), whatever else is known."""
 
     @given(
         st.lists(st.integers(-3000, 3000), max_size=12),

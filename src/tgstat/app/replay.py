@@ -75,7 +75,8 @@ async def _no_sleep(_seconds: float) -> None:
 async def replay(
     scenario: Scenario, repository: StatRepository, policy: CollectPolicy | None = None
 ) -> ReplaySummary:
-    """Run a collection at every tick and every follow-up up to ``scenario.end``.
+    """Run a collection at every tick and every follow-up up to ``scenario.end``, including
+    the follow-ups of this channel the database holds unmeasured (a resumed replay).
 
     A follow-up and a tick at the same instant make one run. A run that fails on a
     transient gateway error is counted and the replay goes on; a banned session stops it
@@ -85,6 +86,12 @@ async def replay(
     clock = SimClock(scenario.start)
     gateway = ReplayGateway(scenario, clock)
     scheduler = SimScheduler()
+    # The simulated schedule is rebuilt from the database: the follow-ups an earlier,
+    # interrupted replay planned and never measured run again, as a resumed replay must.
+    async with repository.session() as s:
+        for followup in await s.unmeasured_followups(scenario.channel.id, scenario.end):
+            if followup.due_at >= scenario.start:
+                await scheduler.schedule(followup)
     ticks = scenario.ticks()
     i = runs = failed = 0
     totals: Counter[str] = Counter()

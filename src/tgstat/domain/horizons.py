@@ -1,4 +1,4 @@
-"""Counter values at post date + 1 h / + 24 h (DESIGN.md 4.2)."""
+"""Counter values at post date + 1 h / + 24 h (docs/design.md 4.2)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,18 @@ def closest_snapshot(
     return best
 
 
+def bracketed_views(around: Iterable[CounterSnapshot], instant: datetime) -> int | None:
+    """Views at ``instant`` from snapshots far from it: known exactly when the last one
+    before and the first one after show the same count (views never go down), else None."""
+    snaps = sorted(around, key=lambda s: s.taken_at)
+    before = [s for s in snaps if s.taken_at <= instant]
+    after = [s for s in snaps if s.taken_at >= instant]
+    if not before or not after:
+        return None
+    low, high = before[-1].views, after[0].views
+    return low if low is not None and low == high else None
+
+
 def horizon_values(
     post_id: PostId,
     post_date: datetime,
@@ -113,6 +125,7 @@ def horizon_values(
     tolerance: timedelta,
     *,
     thread_readable: bool = True,
+    around: Iterable[CounterSnapshot] = (),
 ) -> HorizonValues:
     """The values of every horizon whose instant has come (``<= now``); others None.
 
@@ -120,8 +133,11 @@ def horizon_values(
     tolerance (None when no snapshot is that close: never observed). Comments are those
     dated at or before the instant (0 when a post with a discussion has none stored);
     None when the post has no discussion group or its thread could not be read
-    (``thread_readable`` False): unknown is never zero (DESIGN.md 4.2a).
+    (``thread_readable`` False): unknown is never zero (docs/design.md 4.2a). With no
+    snapshot that close (a follow-up run that never happened), views are still exact when
+    the snapshots ``around`` the instant bracket it with one count (``bracketed_views``).
     """
+    nearby = list(around)
     snaps = list(snapshots)
     values: dict[str, int | None] = {}
     for horizon in Horizon:
@@ -130,7 +146,7 @@ def horizon_values(
             continue
         snap = closest_snapshot(snaps, instant, tolerance)
         label = horizon.label
-        values[f"views_{label}"] = snap.views if snap else None
+        values[f"views_{label}"] = snap.views if snap else bracketed_views(nearby, instant)
         values[f"reactions_{label}"] = snap.reactions if snap else None
         if not thread_readable:
             continue

@@ -1,4 +1,4 @@
-"""The subscription-event merger (DESIGN.md 4.1): admin-log events -> membership episodes."""
+"""The subscription-event merger (docs/design.md 4.1): admin-log events -> membership episodes."""
 
 from __future__ import annotations
 

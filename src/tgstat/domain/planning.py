@@ -1,4 +1,4 @@
-"""New-post detection, follow-up planning and collection planning (DESIGN.md 4.3, 4.4)."""
+"""New-post detection, follow-up planning and collection planning (docs/design.md 4.3, 4.4)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def publications(posts: Iterable[Post]) -> list[Post]:
 
 
 def plan_followups(channel_id: ChannelId, posts: Iterable[Post], now: datetime) -> list[FollowUp]:
-    """One follow-up per publication (a post, or an album: DESIGN.md 4.5) and horizon whose
+    """One follow-up per publication (a post, or an album: docs/design.md 4.5) and horizon whose
     instant is still in the future. A follow-up run refreshes every post in its horizons,
     so one run per album and instant measures all of its messages."""
     return [
@@ -89,7 +89,8 @@ class RefreshPlan:
 
     @property
     def requests(self) -> list[list[PostId]]:
-        return batches([*self.recent, *self.rotating])
+        """Every planned id once (a recent post may also be in the rotating slice)."""
+        return batches(list(dict.fromkeys([*self.recent, *self.rotating])))
 
 
 def plan_refresh(

@@ -23,3 +23,17 @@ class FollowUpStore(Protocol):
         ...
 
     async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None: ...
+
+    async def unmeasured_followups(
+        self, channel_id: ChannelId, due_by: datetime
+    ) -> Sequence[FollowUp]:
+        """Follow-ups due at or before ``due_by`` that no collection measured yet, by due
+        time: handed to the scheduler or not, their run may never have happened."""
+        ...
+
+    async def mark_followups_measured(
+        self, channel_id: ChannelId, measured: Sequence[tuple[FollowUp, datetime]]
+    ) -> None:
+        """Record when each follow-up's instant was measured (``late_by_s`` is how long
+        after its due time, 0 when not after); a measured one is never reported again."""
+        ...

@@ -29,6 +29,13 @@ class SnapshotStore(Protocol):
         """Snapshots of each given post taken within ``tolerance`` of its instant."""
         ...
 
+    async def snapshots_around(
+        self, channel_id: ChannelId, instants: Sequence[tuple[PostId, datetime]]
+    ) -> Mapping[PostId, Sequence[CounterSnapshot]]:
+        """For each given post and instant, its last snapshot taken at or before the instant
+        and its first taken at or after it (whatever the distance), ascending by time."""
+        ...
+
     async def set_horizon_values(
         self, channel_id: ChannelId, values: Sequence[HorizonValues]
     ) -> None: ...

@@ -37,10 +37,7 @@ class PostgresFollowUpStore(PostgresConnection, FollowUpStore):
             """,
             {"c": channel_id, "now": now},
         )
-        return [
-            FollowUp(channel_id, PostId(r[0]), Horizon(timedelta(seconds=r[1])), r[2], r[3])
-            for r in rows
-        ]
+        return [_to_followup(channel_id, r) for r in rows]
 
     async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None:
         await self._execute(
@@ -48,6 +45,36 @@ class PostgresFollowUpStore(PostgresConnection, FollowUpStore):
             " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s AND horizon_s = %(h)s",
             {**_followup_params(followup), "at": at},
         )
+
+    async def unmeasured_followups(
+        self, channel_id: ChannelId, due_by: datetime
+    ) -> Sequence[FollowUp]:
+        rows = await self._fetchall(
+            """
+            SELECT tg_post_id, horizon_s, due_at, grouped_id FROM stat_followup
+            WHERE tg_channel_id = %(c)s AND measured_at IS NULL AND due_at <= %(due_by)s
+            ORDER BY due_at, tg_post_id, horizon_s
+            """,
+            {"c": channel_id, "due_by": due_by},
+        )
+        return [_to_followup(channel_id, r) for r in rows]
+
+    async def mark_followups_measured(
+        self, channel_id: ChannelId, measured: Sequence[tuple[FollowUp, datetime]]
+    ) -> None:
+        if not measured:
+            return
+        await self._executemany(
+            "UPDATE stat_followup SET measured_at = %(at)s,"
+            " late_by_s = greatest(0, ceil(extract(epoch FROM %(at)s - due_at)))::integer"
+            " WHERE tg_channel_id = %(c)s AND tg_post_id = %(p)s AND horizon_s = %(h)s"
+            " AND measured_at IS NULL",
+            [{**_followup_params(f), "at": at} for f, at in measured],
+        )
+
+
+def _to_followup(channel_id: ChannelId, row: Sequence[Any]) -> FollowUp:
+    return FollowUp(channel_id, PostId(row[0]), Horizon(timedelta(seconds=row[1])), row[2], row[3])
 
 
 def _followup_params(f: FollowUp) -> dict[str, Any]:

@@ -97,6 +97,44 @@ class PostgresSnapshotStore(PostgresConnection, SnapshotStore):
                 bucket.append(snap)
         return found
 
+    async def snapshots_around(
+        self, channel_id: ChannelId, instants: Sequence[tuple[PostId, datetime]]
+    ) -> Mapping[PostId, Sequence[CounterSnapshot]]:
+        if not instants:
+            return {}
+        rows = await self._fetchall(
+            """
+            SELECT s.tg_post_id, s.taken_at, s.views, s.forwards, s.reactions_count,
+                   s.comments_count
+            FROM unnest(%(posts)s::int8[], %(instants)s::timestamptz[]) AS n(post, instant)
+            CROSS JOIN LATERAL (
+                (SELECT * FROM stat_post_snapshot b
+                 WHERE b.tg_channel_id = %(c)s AND b.tg_post_id = n.post
+                   AND b.taken_at <= n.instant
+                 ORDER BY b.taken_at DESC LIMIT 1)
+                UNION
+                (SELECT * FROM stat_post_snapshot a
+                 WHERE a.tg_channel_id = %(c)s AND a.tg_post_id = n.post
+                   AND a.taken_at >= n.instant
+                 ORDER BY a.taken_at LIMIT 1)
+            ) s
+            ORDER BY s.tg_post_id, s.taken_at
+            """,
+            {
+                "c": channel_id,
+                "posts": [p for p, _ in instants],
+                "instants": [t for _, t in instants],
+            },
+        )
+        found: dict[PostId, list[CounterSnapshot]] = {}
+        for r in rows:
+            pid = PostId(r[0])
+            snap = CounterSnapshot(pid, r[1], r[2], r[3], r[4], r[5])
+            bucket = found.setdefault(pid, [])
+            if snap not in bucket:
+                bucket.append(snap)
+        return found
+
     async def set_horizon_values(
         self, channel_id: ChannelId, values: Sequence[HorizonValues]
     ) -> None:

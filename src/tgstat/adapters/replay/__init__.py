@@ -1,4 +1,4 @@
-"""Replay: a scripted channel (shared/SCENARIO.md) behind the TelegramGateway port, a
+"""Replay: a scripted channel (docs/scenario-format.md) behind the TelegramGateway port, a
 simulated clock, and a simulated scheduler. Deterministic; no network.
 
 ``scenario`` parses and validates a scenario file (``fields``: checked JSON reads and

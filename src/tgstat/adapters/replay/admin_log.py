@@ -1,4 +1,4 @@
-"""Scripted admin-log events (SCENARIO.md ``admin_log``)."""
+"""Scripted admin-log events (docs/scenario-format.md ``admin_log``)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from tgstat.domain.errors import TgstatError
 
 
 class ScenarioError(TgstatError):
-    """Raised when a scenario file cannot be read or breaks the format of SCENARIO.md."""
+    """Raised when a scenario file cannot be read or breaks docs/scenario-format.md."""
 
 
 def instant(raw: Any, where: str) -> datetime:

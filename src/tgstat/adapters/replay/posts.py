@@ -1,4 +1,4 @@
-"""Scripted posts and their comments (SCENARIO.md ``posts``)."""
+"""Scripted posts and their comments (docs/scenario-format.md ``posts``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A scenario file (shared/SCENARIO.md) parsed and validated into frozen values.
+"""A scenario file (docs/scenario-format.md) parsed and validated into frozen values.
 
 Every error names the JSON path of the offending value (``posts[2].comments[0].user_id``).
 """
@@ -42,7 +42,7 @@ class Fault:
 
 @attrs.frozen
 class Scenario:
-    """A parsed scenario file (shared/SCENARIO.md)."""
+    """A parsed scenario file (docs/scenario-format.md)."""
 
     channel: ChannelInfo
     start: datetime
