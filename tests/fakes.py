@@ -134,6 +134,9 @@ class FakeStatSession(StatSession):
         old = await self.get_session(pk)
         self._s.sessions[pk] = attrs.evolve(old, session_bytes=session_bytes)
 
+    async def sealed_session_count(self) -> int:
+        return sum(1 for s in self._s.sessions.values() if s.session_bytes is not None)
+
     async def upsert_channel(self, channel: ChannelConfig) -> None:
         self._write()
         old = self._s.channels.get(channel.channel_id)

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from tests.integration.cli import clean_env, run_tgstat
 from tgstat.adapters.fernet_sealer import FernetSealer
+from tgstat.app.secrets import MissingSecretKeyError
 from tgstat.app.sessions import InputError, NewSession, sign_in_and_store, validate
 from tgstat.app.settings import Settings
 from tgstat.ports.gateway import RateLimitedError
@@ -211,6 +212,37 @@ class TestSignIn:
         assert double.codes_seen == []
 
 
+class TestKeyFile:
+    """With no TGSTAT_SECRET_KEY the key file is made once, before anything is sealed; a key
+    file lost later is an error that says so, never a silent new key."""
+
+    async def test_first_sign_in_makes_the_key_file(self, db_url: str, tmp_path: Path) -> None:
+        settings = Settings(tmp_path, db_url, 2)
+        await sign_in_and_store(
+            NEW, settings, sign_in=factory(ScriptedSignIn()), prompt=answers("12345")
+        )
+        assert (tmp_path / "secret.key").exists()
+        ((_, _, api_hash, *_),) = stored(db_url)
+        key = (tmp_path / "secret.key").read_bytes().strip()
+        assert FernetSealer(key).open(bytes(api_hash)) == API_HASH.encode()  # type: ignore[arg-type]
+
+    async def test_a_lost_key_file_is_refused(self, db_url: str, tmp_path: Path) -> None:
+        settings = Settings(tmp_path, db_url, 2)
+        await sign_in_and_store(
+            NEW, settings, sign_in=factory(ScriptedSignIn()), prompt=answers("12345")
+        )
+        (tmp_path / "secret.key").unlink()
+        double = ScriptedSignIn()
+        other = attrs.evolve(NEW, phone="+15557654321")
+        with pytest.raises(MissingSecretKeyError, match="restore that file"):
+            await sign_in_and_store(
+                other, settings, sign_in=factory(double), prompt=answers("12345")
+            )
+        assert not (tmp_path / "secret.key").exists()
+        assert double.codes_seen == []  # nothing asked
+        assert len(stored(db_url)) == 1  # nothing stored under a second key
+
+
 class TestValidation:
     """Malformed arguments are refused before anything else happens."""
 
@@ -218,10 +250,10 @@ class TestValidation:
         ("api_id", "api_hash", "phone", "bot", "message"),
         [
             (0, API_HASH, "+15551234567", None, "--api-id"),
-            (1, "short", "+15551234567", None, "--api-hash"),
+            (1, "short", "+15551234567", None, "the api_hash"),
             (1, API_HASH, "call me", None, "--phone"),
             (1, API_HASH, "+1555", None, "--phone"),
-            (1, API_HASH, "+15551234567", "nope", "--bot-token"),
+            (1, API_HASH, "+15551234567", "nope", "the bot token"),
         ],
     )
     def test_refused(
@@ -242,17 +274,72 @@ class TestCommand:
             "add-bot-session",
             "--api-id",
             "1",
-            "--api-hash",
-            "s3cr3t",
+            "--phone",
+            "+15551234567",
+            env=clean_env(TGSTAT_DATABASE_URL=db_url, TGSTAT_API_HASH="s3cr3t"),
+        )
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines() == [
+            "tgstat: error: the api_hash must be 32 hexadecimal characters (from my.telegram.org)"
+        ]
+        assert "s3cr3t" not in done.stderr + done.stdout
+
+    @pytest.mark.parametrize("option", ["--api-hash", "--bot-token"])
+    def test_secrets_on_the_command_line_are_refused(self, db_url: str, option: str) -> None:
+        done = run_tgstat(
+            "add-bot-session",
+            "--api-id",
+            "1",
+            option,
+            "s3cr3t-in-argv",
             "--phone",
             "+15551234567",
             env=clean_env(TGSTAT_DATABASE_URL=db_url),
         )
         assert done.returncode == 2
-        assert done.stderr.strip().splitlines() == [
-            "tgstat: error: --api-hash must be 32 hexadecimal characters (from my.telegram.org)"
-        ]
-        assert "s3cr3t" not in done.stderr + done.stdout
+        assert done.stderr.startswith(
+            "tgstat: error: --api-hash and --bot-token are not taken on the command line"
+        )
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert "s3cr3t-in-argv" not in done.stderr + done.stdout
+        with psycopg.connect(db_url) as conn:
+            assert conn.execute("SELECT count(*) FROM config__tg_bot_session_pool").fetchone() == (
+                0,
+            )
+
+    def test_the_api_hash_is_asked_and_never_in_argv(self, tmp_path: Path) -> None:
+        """While the command waits for the api_hash, its command line holds no secret."""
+        import subprocess
+        import sys
+        import time
+
+        args = ["--api-id", "1", "--phone", "+15551234567", "--with-bot-token"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tgstat.flows.add_bot_session", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(
+                TGSTAT_DATABASE_URL="postgresql://u:pw@127.0.0.1:1/x", TGSTAT_HOME=str(tmp_path)
+            ),
+        )
+        try:
+            time.sleep(2)  # started and waiting at the prompt
+            assert proc.poll() is None
+            cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+            token = "123456:" + "A" * 35
+            out, err = proc.communicate(f"{API_HASH}\n{token}\n", timeout=60)
+        finally:
+            proc.kill()
+        assert "add_bot_session" in cmdline
+        assert API_HASH not in cmdline
+        assert token not in cmdline
+        assert proc.returncode == 2
+        # asked, accepted, then the database was found down: nothing stored, nothing echoed
+        assert err.strip().splitlines()[-1].startswith("tgstat: error: cannot connect")
+        assert API_HASH not in out + err
+        assert token not in out + err
 
     def test_module_entry_point_and_database_down(self, tmp_path: Path) -> None:
         import subprocess
@@ -265,8 +352,6 @@ class TestCommand:
                 "tgstat.flows.add_bot_session",
                 "--api-id",
                 "1",
-                "--api-hash",
-                API_HASH,
                 "--phone",
                 "+15551234567",
             ],
@@ -276,7 +361,9 @@ class TestCommand:
             check=False,
             stdin=subprocess.DEVNULL,
             env=clean_env(
-                TGSTAT_DATABASE_URL="postgresql://u:pw@127.0.0.1:1/x", TGSTAT_HOME=str(tmp_path)
+                TGSTAT_DATABASE_URL="postgresql://u:pw@127.0.0.1:1/x",
+                TGSTAT_HOME=str(tmp_path),
+                TGSTAT_API_HASH=API_HASH,
             ),
         )
         assert done.returncode == 2

@@ -193,6 +193,16 @@ class TestRepositoryContract:
                 await s.mark_followup_scheduled(f24, at(1))
             assert await s.pending_followups(CHANNEL, at(0)) == [f1]
 
+    async def test_sealed_session_count(self, any_repo: StatRepository) -> None:
+        async with any_repo.session() as s:
+            before = await s.sealed_session_count()
+            async with s.transaction():
+                await s.upsert_session(
+                    attrs.evolve(sealed_session("+10000000007"), session_bytes=None)
+                )
+                await s.upsert_session(sealed_session("+10000000008"))
+            assert await s.sealed_session_count() == before + 1
+
     async def test_followups_unmeasured_until_measured(self, any_repo: StatRepository) -> None:
         f1 = FollowUp(CHANNEL, PostId(1), Horizon.H1, at(60))
         f24 = FollowUp(CHANNEL, PostId(1), Horizon.H24, at(24 * 60))

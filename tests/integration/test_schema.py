@@ -507,3 +507,32 @@ class TestRealTelegramShapesMigration:
                 (3, 9),
             ]
             assert conn.execute("SELECT count(*) FROM stat_channel_snapshot").fetchall() == [(0,)]
+
+
+class TestDbmateSeesNoSecretInArgv:
+    """dbmate gets the database URL through its environment: a command line is readable by
+    every local user (``ps``, ``/proc/PID/cmdline``)."""
+
+    def test_password_is_not_in_dbmates_argv(
+        self, empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import tgstat.app.migrate as migrate_module
+
+        real = migrate_module.dbmate_executable()
+        seen = tmp_path / "argv"
+        shim = tmp_path / "dbmate"
+        # records the command line dbmate is given, then runs the real dbmate with it
+        shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{seen}"\nexec "{real}" "$@"\n')
+        shim.chmod(0o700)
+        monkeypatch.setattr(migrate_module, "dbmate_executable", lambda: str(shim))
+        with_password = empty_db_url.replace("postgres@", "postgres:s3cr3t-pw@", 1)
+        assert "s3cr3t-pw" in with_password
+
+        migrate(with_password)
+
+        argv = seen.read_text()
+        assert "up" in argv.split()
+        assert "s3cr3t-pw" not in argv
+        assert "postgres://" not in argv
+        with psycopg.connect(empty_db_url) as conn:
+            assert conn.execute("SELECT count(*) FROM stat_post").fetchone() == (0,)

@@ -15,7 +15,7 @@ from telethon.sessions import SQLiteSession
 from tgstat.adapters.fernet_sealer import FernetSealer
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.telethon.session import SESSION_NAME, session_client
-from tgstat.app.secrets import load_or_create_key, sealer
+from tgstat.app.secrets import MissingSecretKeyError, load_or_create_key, sealer
 from tgstat.app.settings import Settings
 from tgstat.domain.model import SealedSession
 from tgstat.ports.secrets import SecretKeyError
@@ -93,6 +93,19 @@ class TestKeys:
         other = sealer(Settings(tmp_path, None, secret_key=Fernet.generate_key().decode()))
         with pytest.raises(SecretKeyError, match="not the key it was encrypted with"):
             other.open(token)
+
+    def test_a_missing_key_file_is_not_made_unless_allowed(self, tmp_path: Path) -> None:
+        with pytest.raises(MissingSecretKeyError, match="TGSTAT_SECRET_KEY is unset and"):
+            sealer(Settings(tmp_path, None))
+        assert not (tmp_path / "secret.key").exists()
+        sealer(Settings(tmp_path, None), may_create=True)
+        assert (tmp_path / "secret.key").exists()
+
+    def test_a_wrong_key_file_is_named(self, tmp_path: Path) -> None:
+        token = FernetSealer(Fernet.generate_key()).seal(b"session")
+        load_or_create_key(tmp_path)
+        with pytest.raises(SecretKeyError, match=r"the secret key \(the key file .*secret.key\)"):
+            sealer(Settings(tmp_path, None)).open(token)
 
     def test_malformed_key(self, tmp_path: Path) -> None:
         with pytest.raises(SecretKeyError, match="not a valid Fernet key"):

@@ -8,14 +8,16 @@ from tgstat.ports.secrets import Sealer, SecretKeyError
 
 
 class FernetSealer(Sealer):
-    """Seals with one Fernet key (url-safe base64 of 32 random bytes)."""
+    """Seals with one Fernet key (url-safe base64 of 32 random bytes); ``source`` names where
+    the key came from, for the error messages."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, source: str = "TGSTAT_SECRET_KEY") -> None:
+        self._source = source
         try:
             self._fernet = Fernet(key)
         except (ValueError, TypeError) as e:
             raise SecretKeyError(
-                "TGSTAT_SECRET_KEY is not a valid Fernet key (44 url-safe base64 characters;"
+                f"{source} is not a valid Fernet key (44 url-safe base64 characters;"
                 " make one with: python -c 'from cryptography.fernet import Fernet;"
                 " print(Fernet.generate_key().decode())')"
             ) from e
@@ -32,6 +34,6 @@ class FernetSealer(Sealer):
             return self._fernet.decrypt(sealed)
         except InvalidToken as e:
             raise SecretKeyError(
-                "cannot decrypt a stored secret: TGSTAT_SECRET_KEY is not the key it was"
-                " encrypted with (or the stored bytes were altered)"
+                f"cannot decrypt a stored secret: the secret key ({self._source}) is not the"
+                " key it was encrypted with (or the stored bytes were altered)"
             ) from e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -64,14 +65,17 @@ def dbmate(url: str, *args: str) -> str:
     _check_reachable(url)
     command = [
         dbmate_executable(),
-        "--url",
-        _dbmate_url(url),
         "--migrations-dir",
         str(migrations_dir()),
         "--no-dump-schema",
         *args,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    # The URL (and its password) goes through the environment, where dbmate reads
+    # DATABASE_URL: a command line is readable by every local user (ps, /proc/PID/cmdline).
+    env = {**os.environ, "DATABASE_URL": _dbmate_url(url)}
+    done = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
         message = lines[-1]

@@ -38,9 +38,23 @@ def load_or_create_key(home: Path) -> bytes:
     return stored
 
 
-def sealer(settings: Settings) -> FernetSealer:
-    """The sealer for the configured key (TGSTAT_SECRET_KEY wins over the key file)."""
+class MissingSecretKeyError(SecretKeyError):
+    """Raised when no key is configured or on file while sealed secrets may exist."""
+
+
+def sealer(settings: Settings, *, may_create: bool = False) -> FernetSealer:
+    """The sealer for the configured key: TGSTAT_SECRET_KEY, else the key file in
+    TGSTAT_HOME. The file is generated only when ``may_create`` (nothing sealed is stored
+    yet); otherwise a missing one is MissingSecretKeyError: a new key would silently leave
+    the stored sessions unreadable and the pool sealed under two keys."""
     key = settings.secret_key
-    if key is None:
-        return FernetSealer(load_or_create_key(settings.home))
-    return FernetSealer(key.encode())
+    if key is not None:
+        return FernetSealer(key.encode(), source="TGSTAT_SECRET_KEY")
+    path = settings.home / KEY_FILE
+    if not may_create and not path.exists():
+        raise MissingSecretKeyError(
+            f"no secret key: TGSTAT_SECRET_KEY is unset and {path} does not exist, but the"
+            " stored sessions were sealed with one: restore that file (or set"
+            " TGSTAT_SECRET_KEY) from your backups"
+        )
+    return FernetSealer(load_or_create_key(settings.home), source=f"the key file {path}")

@@ -72,11 +72,24 @@ def validate(api_id: int, api_hash: str, phone: str, bot_token: str | None) -> N
     if api_id <= 0:
         raise InputError("--api-id must be a positive number (from my.telegram.org)")
     if not re.fullmatch(r"[0-9a-fA-F]{32}", api_hash):
-        raise InputError("--api-hash must be 32 hexadecimal characters (from my.telegram.org)")
+        raise InputError("the api_hash must be 32 hexadecimal characters (from my.telegram.org)")
     normalized = normalize_phone(phone)
     if bot_token is not None and not re.fullmatch(r"[0-9]+:[A-Za-z0-9_-]{30,}", bot_token):
-        raise InputError("--bot-token must look like 123456:ABC... (from @BotFather)")
+        raise InputError("the bot token must look like 123456:ABC... (from @BotFather)")
     return NewSession(api_id, api_hash.lower(), normalized, bot_token)
+
+
+def ask_secrets(
+    settings: Settings, *, with_bot_token: bool, secret_prompt: Prompt = getpass.getpass
+) -> tuple[str, str | None]:
+    """The api_hash and, when wanted, the bot token: from TGSTAT_API_HASH /
+    TGSTAT_SESSION_BOT_TOKEN, else asked without echo. Never from the command line, where
+    they would stay readable in ``ps`` and in shell history."""
+    api_hash = settings.signin_api_hash or _ask(secret_prompt, "api_hash (my.telegram.org): ")
+    token = settings.signin_bot_token
+    if token is None and with_bot_token:
+        token = _ask(secret_prompt, "Bot API token (@BotFather): ")
+    return api_hash, token
 
 
 def _ask(prompt: Prompt, text: str) -> str:
@@ -99,9 +112,14 @@ async def sign_in_and_store(
     say: Callable[[str], None] = print,
 ) -> SessionPk:
     """Sign in interactively, then upsert the sealed session by phone (status enabled)."""
-    seal = sealer(settings)  # a bad key fails before anything is asked
+    # A bad or missing key and an unreachable database fail before anything is asked. A
+    # key file is generated only while nothing sealed is stored: else restoring it is due.
+    settings_key = sealer(settings) if settings.secret_key is not None else None
     with database_url(settings) as url:
-        async with bootstrap(settings, url) as app:  # so does an unreachable database
+        async with bootstrap(settings, url) as app:
+            async with app.repository.session() as s:
+                nothing_sealed = await s.sealed_session_count() == 0
+            seal = settings_key or sealer(settings, may_create=nothing_sealed)
             async with sign_in(new.api_id, new.api_hash, settings) as signin:
                 await signin.send_code(new.phone)
                 signed_in = False

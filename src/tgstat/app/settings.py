@@ -47,6 +47,10 @@ class Settings:
     """TGSTAT_BOT_TOKEN: Bot API token for ``lake poll`` / ``lake set-webhook``."""
     bot_secret_token: str | None = attrs.field(default=None, repr=False)
     """TGSTAT_BOT_SECRET_TOKEN: the webhook's X-Telegram-Bot-Api-Secret-Token."""
+    signin_api_hash: str | None = attrs.field(default=None, repr=False)
+    """TGSTAT_API_HASH: ``add-bot-session``'s api_hash, instead of its no-echo prompt."""
+    signin_bot_token: str | None = attrs.field(default=None, repr=False)
+    """TGSTAT_SESSION_BOT_TOKEN: ``add-bot-session``'s bot token, instead of its prompt."""
     bot_chat_ids: frozenset[int] | None = None
     """TGSTAT_BOT_CHAT_IDS: only these chats are stored; None: every chat."""
 
@@ -75,6 +79,8 @@ class Settings:
             bot_token=env.get("TGSTAT_BOT_TOKEN") or None,
             bot_secret_token=env.get("TGSTAT_BOT_SECRET_TOKEN") or None,
             bot_chat_ids=_chat_ids(env.get("TGSTAT_BOT_CHAT_IDS")),
+            signin_api_hash=env.get("TGSTAT_API_HASH") or None,
+            signin_bot_token=env.get("TGSTAT_SESSION_BOT_TOKEN") or None,
         )
 
 

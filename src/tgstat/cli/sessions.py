@@ -25,17 +25,39 @@ def register(sub: Any) -> None:
     p.set_defaults(run=add_channel_command)
 
 
+SECRETS_HELP = (
+    "The api_hash (and a bot token) are asked without echo, or read from TGSTAT_API_HASH"
+    " and TGSTAT_SESSION_BOT_TOKEN; never from the command line, where they would stay in"
+    " `ps` and in shell history."
+)
+
+
 def add_bot_session_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = SECRETS_HELP
     parser.add_argument("--api-id", type=int, required=True, help="from my.telegram.org")
-    parser.add_argument("--api-hash", required=True, help="from my.telegram.org")
     parser.add_argument("--phone", required=True, help="the account's phone, e.g. +15551234567")
-    parser.add_argument("--bot-token", help="optional Bot API token stored with the session")
+    parser.add_argument(
+        "--with-bot-token",
+        action="store_true",
+        help="also ask for a Bot API token to store with the session",
+    )
+    # refused with a clear line rather than "unrecognized argument"
+    parser.add_argument(
+        "--api-hash", "--bot-token", dest="secret_in_argv", action="append", help=argparse.SUPPRESS
+    )
 
 
 def add_bot_session(args: argparse.Namespace, settings: Settings) -> int:
-    from tgstat.app.sessions import sign_in_and_store, validate
+    from tgstat.app.sessions import InputError, ask_secrets, sign_in_and_store, validate
 
-    new = validate(args.api_id, args.api_hash, args.phone, args.bot_token)
+    if args.secret_in_argv:
+        raise InputError(
+            "--api-hash and --bot-token are not taken on the command line (they would stay in"
+            " `ps` and shell history): leave them out and type them at the prompt, or set"
+            " TGSTAT_API_HASH / TGSTAT_SESSION_BOT_TOKEN"
+        )
+    api_hash, bot_token = ask_secrets(settings, with_bot_token=args.with_bot_token)
+    new = validate(args.api_id, api_hash, args.phone, bot_token)
     pk = asyncio.run(sign_in_and_store(new, settings))
     print(f"stored session {pk} for phone ***{new.phone[-4:]} (status enabled)")
     return 0

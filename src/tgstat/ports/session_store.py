@@ -28,3 +28,7 @@ class SessionStore(Protocol):
     async def store_session_file(self, pk: SessionPk, session_bytes: bytes) -> None:
         """Replace only the (sealed) session file of a pool row, leaving its status alone."""
         ...
+
+    async def sealed_session_count(self) -> int:
+        """Pool rows holding a sealed Telegram session file (any status)."""
+        ...

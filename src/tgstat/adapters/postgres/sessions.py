@@ -95,6 +95,12 @@ class PostgresSessionStore(PostgresConnection, SessionStore):
             {"pk": pk, "b": session_bytes},
         )
 
+    async def sealed_session_count(self) -> int:
+        rows = await self._fetchall(
+            "SELECT count(*) FROM config__tg_bot_session_pool WHERE session_bytes IS NOT NULL", {}
+        )
+        return int(rows[0][0])
+
 
 class PostgresChannelStore(PostgresConnection, ChannelStore):
     """ChannelStore over ``config__tg_channel``."""
