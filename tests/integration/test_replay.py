@@ -715,6 +715,15 @@ class TestScenarioValidation:
                 [{"at": "2026-11-01T00:00:00Z", "call": "chan", "kind": "banned"}],
                 "faults[0].call",
             ),
+            # beyond what the database stores, or what a replay can take
+            (("posts", 0, "id"), 2**63, "posts[0].id: expected an integer from 1 to"),
+            (("admin_log", 0, "id"), 2**64, "admin_log[0].id: expected an integer from 1"),
+            (("channel", "id"), 2**48, "channel.id: expected an integer from 1 to"),
+            (("posts", 0, "text"), "a\u0000b", "posts[0].text: a NUL character"),
+            (("posts", 0, "text"), "a\ud800b", "posts[0].text: not valid Unicode"),
+            (("channel", "title"), 5, "channel.title: expected a string"),
+            # (9999-01-01 - 2026-11-01) / 300 s + 1
+            (("end",), "9999-01-01T00:00:00Z", "end: 838,590,913 runs"),
         ],
     )
     def test_bad_value(self, path: tuple[Any, ...], value: Any, message: str | None) -> None:

@@ -29,10 +29,16 @@ def instant(raw: Any, where: str) -> datetime:
     return value
 
 
-def integer(raw: Any, where: str, *, minimum: int = 1) -> int:
-    """An integer (not a boolean) of at least ``minimum``."""
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
-        raise ScenarioError(f"{where}: expected an integer >= {minimum}, got {raw!r}")
+BIGINT_MAX = 2**63 - 1
+"""Ids and counters are stored as PostgreSQL bigint."""
+
+
+def integer(raw: Any, where: str, *, minimum: int = 1, maximum: int = BIGINT_MAX) -> int:
+    """An integer (not a boolean) from ``minimum`` to ``maximum``."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= maximum:
+        raise ScenarioError(
+            f"{where}: expected an integer from {minimum} to {maximum}, got {raw!r}"
+        )
     return raw
 
 
@@ -56,7 +62,19 @@ def text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     value = raw.get(key)
     if value is not None and not isinstance(value, str):
         raise ScenarioError(f"{where}.{key}: expected a string or null, got {value!r}")
+    if value is not None:
+        _storable(value, f"{where}.{key}")
     return value
+
+
+def _storable(value: str, where: str) -> None:
+    """Text PostgreSQL can store: UTF-8 (no lone surrogate) without NUL characters."""
+    if "\x00" in value:
+        raise ScenarioError(f"{where}: a NUL character (U+0000) cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ScenarioError(f"{where}: not valid Unicode (a lone surrogate)") from None
 
 
 def items(raw: Any, where: str) -> list[Any]:

@@ -85,13 +85,24 @@ class Scenario:
         return out
 
 
+MAX_TICKS = 250_000
+"""Runs a replay takes at most (over two years at 300 s): a bound on time and memory."""
+
+
 def _parse_scenario(raw: Mapping[str, Any]) -> Scenario:
     ch = obj(raw.get("channel"), "channel")
-    channel_id = integer(ch.get("id"), "channel.id")
+    # the channel's collection lock keys on its id below 2**48 (bare Telegram channel ids)
+    channel_id = integer(ch.get("id"), "channel.id", maximum=2**48 - 1)
     interval = integer(raw.get("interval_s", 300), "interval_s")
     start, end = instant(raw.get("start"), "start"), instant(raw.get("end"), "end")
     if end < start:
         raise ScenarioError("end is before start")
+    ticks = (end - start) // timedelta(seconds=interval) + 1
+    if ticks > MAX_TICKS:
+        raise ScenarioError(
+            f"end: {ticks:,} runs from start to end every {interval} s, more than the"
+            f" {MAX_TICKS:,} a replay takes (shorten the span or lengthen interval_s)"
+        )
     group = discussion_group_id(channel_id)
     posts = tuple(
         parse_post(obj(p, f"posts[{i}]"), f"posts[{i}]", group)
@@ -111,7 +122,9 @@ def _parse_scenario(raw: Mapping[str, Any]) -> Scenario:
     )
     return Scenario(
         channel=ChannelInfo(
-            ChannelId(channel_id), str(ch.get("title", channel_id)), text(ch, "username", "channel")
+            ChannelId(channel_id),
+            text(ch, "title", "channel") or str(channel_id),
+            text(ch, "username", "channel"),
         ),
         start=start,
         end=end,
