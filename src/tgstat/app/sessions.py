@@ -174,13 +174,13 @@ async def add_channel(
     A dead session is marked banned (with reason and time) and SessionBannedError raised.
     The session file Telethon updated during the run is sealed and stored back.
     """
-    seal = sealer(settings)
     with database_url(settings) as url:
         async with bootstrap(settings, url) as app:
             stored = await find_session(app.repository, phone)
             assert stored.pk is not None
             if stored.session_bytes is None:
                 raise NoSessionError(f"session {stored.pk} holds no Telegram session file")
+            seal = sealer(settings)  # the session exists: so must the key it is sealed with
             extra = {} if client_class is None else {"client_class": client_class}
             try:
                 async with session_client(
