@@ -3,14 +3,21 @@
 Usage: python bench/lake_etl.py [--updates 200000] [--reference-updates 10000]
                                 [--memory-updates 50000] [--batch-size 5000] [--dir DIR]
 
-One day of ``--updates`` raw update files (a group's mix: text, photos with captions,
-stickers, edits, callback queries, member changes; ~85 % ``message``) is generated into a
-temporary local lake, written straight into the store's layout (no per-file fsync: the
-webhook's durability is not what is measured here). Both sides then read the same files in
-the same run, with the page cache warm for both:
+One day of ``--updates`` raw update files (a group's mix: text, photos and albums with
+captions, stickers, replies, forum topics, forwards, anonymous admins and automatic
+forwards, edits, service messages, reactions, callback queries, member changes; ~84 %
+message kinds) is generated into a temporary local lake, written straight into the store's
+layout (no per-file fsync: the webhook's durability is not what is measured here). Then, in
+the same run:
 
-- tgstat: ``run_etl`` on ``FsspecLakeStore``, the whole day -> one zstd Parquet file;
-- reference (the AWS design): per file ``json.load``, a one-row ``pyarrow`` table,
+- read only: open and read every byte of the day's files, nothing else (the floor), once
+  file by file and once through the store's own read path (listing, then 256 files opened
+  at a time with ``posix_fadvise(WILLNEED)``, as ``run_etl`` reads);
+- tgstat: ``run_etl`` on ``FsspecLakeStore``, the whole day -> one zstd Parquet file per
+  table (``telegram``, 29 columns; ``telegram_event``), reported as a fraction of the
+  read-only rate;
+- reference (the AWS design): per file ``json.load``, a one-row ``pyarrow`` table (its 8
+  columns),
   ``pa.concat_tables`` onto the day's table one by one, then one Parquet write. It slows
   down as the table grows (each concat touches every chunk so far), so it is measured on a
   prefix of the same files (``--reference-updates`` and half of it, to show the trend); its
@@ -49,6 +56,8 @@ import pyarrow.parquet as pq
 from tgstat.adapters.fsspec_lake import SCHEMA, FsspecLakeStore
 from tgstat.services.lake_etl import run_etl
 
+REFERENCE_SCHEMA = pa.schema(list(SCHEMA)[:8])
+"""The reference design's table: its 8 columns (tgstat's first 8)."""
 DAY = date(2026, 11, 20)
 SMALL_DAY = date(2026, 11, 21)
 WORDS = [
@@ -71,47 +80,79 @@ WORDS = [
 ]
 
 
+CHAT = {"id": -1001234567890, "type": "supergroup", "title": "Lake group", "is_forum": True}
+CHANNEL = {"id": -1009876543210, "type": "channel", "title": "Lake channel"}
+PLACEHOLDERS = [
+    ({"id": 1087968824, "is_bot": True, "first_name": "Group"}, CHAT),
+    ({"id": 777000, "is_bot": False, "first_name": "Telegram"}, CHANNEL),
+]
+
+
 def make_update(rng: random.Random, update_id: int, day: date) -> dict[str, Any]:
     start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
     user_id = rng.randrange(1, 500)
     sender = {"id": user_id, "is_bot": user_id < 5, "first_name": f"User{user_id}"}
     if rng.random() < 0.5:
-        sender["username"] = f"user_{user_id}"
+        sender |= {"username": f"user_{user_id}", "language_code": "en"}
     message: dict[str, Any] = {
         "message_id": update_id - 99_000_000,
         "from": sender,
-        "chat": {"id": -1001234567890, "type": "supergroup", "title": "Lake group"},
+        "chat": CHAT,
         "date": start + rng.randrange(86_400),
     }
+    if rng.random() < 0.2:
+        replied = {"message_id": message["message_id"] - 5, "date": message["date"] - 60}
+        message["reply_to_message"] = replied | {"chat": CHAT, "from": sender, "text": "hi"}
+    if rng.random() < 0.1:
+        message |= {"message_thread_id": 7, "is_topic_message": True}
     text = " ".join(rng.choices(WORDS, k=rng.randrange(1, 40)))
     roll = rng.random()
-    if roll < 0.70:
+    if roll < 0.58:
         message["text"] = text
-    elif roll < 0.80:
+    elif roll < 0.66:
         message["photo"] = [
             {"file_id": f"AgAC{i}{update_id}", "file_unique_id": f"AQ{i}", "width": w}
             for i, w in enumerate((90, 320, 1280))
         ]
         message["caption"] = text
-    elif roll < 0.85:
+        message["media_group_id"] = str(update_id // 3)
+    elif roll < 0.70:
         message["sticker"] = {"file_id": "CAACAgIAAxkB", "emoji": "👍", "is_animated": False}
-    elif roll < 0.87:
-        del message["from"]
-        message["sender_chat"] = {"id": -1009876543210, "type": "channel", "title": "Ch"}
+    elif roll < 0.72:
+        message["from"], message["sender_chat"] = rng.choice(PLACEHOLDERS)
         message["text"] = text
-    elif roll < 0.95:
+        if message["sender_chat"] is CHANNEL:
+            message["is_automatic_forward"] = True
+            origin = {"type": "channel", "chat": CHANNEL, "message_id": 5, "date": start}
+            message["forward_origin"] = origin
+    elif roll < 0.74:
+        message["text"] = text
+        message["forward_origin"] = {"type": "user", "sender_user": sender, "date": start}
+    elif roll < 0.81:
         message["text"] = text
         message["edit_date"] = message["date"] + 60
         return {"update_id": update_id, "edited_message": message}
-    elif roll < 0.98:
+    elif roll < 0.84:
+        service = {
+            "new_chat_members": [sender],
+            "left_chat_member": sender,
+            "pinned_message": {"message_id": 3, "date": start, "chat": CHAT},
+        }
+        field = rng.choice(list(service))
+        message[field] = service[field]
+    elif roll < 0.89:
+        reaction = {"chat": CHAT, "message_id": 3, "user": sender, "date": message["date"]}
+        reaction |= {"old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "👍"}]}
+        return {"update_id": update_id, "message_reaction": reaction}
+    elif roll < 0.97:
         query = {"id": str(update_id), "from": sender, "message": message, "data": "page:2"}
         message["text"] = text
         return {"update_id": update_id, "callback_query": query}
     else:
-        member = {"status": "member", "user": {"id": 999, "is_bot": True, "first_name": "Bot"}}
-        change = {"chat": message["chat"], "from": sender, "date": message["date"]}
+        member = {"status": "member", "user": sender}
+        change = {"chat": CHAT, "from": sender, "date": message["date"]}
         change |= {"old_chat_member": member | {"status": "left"}, "new_chat_member": member}
-        return {"update_id": update_id, "my_chat_member": change}
+        return {"update_id": update_id, "chat_member": change}
     return {"update_id": update_id, "message": message}
 
 
@@ -146,7 +187,7 @@ def reference(paths: Sequence[Path], out: Path) -> int:
             "text": message.get("text"),
             "date": message["date"],
         }
-        one = pa.Table.from_pylist([row], schema=SCHEMA)
+        one = pa.Table.from_pylist([row], schema=REFERENCE_SCHEMA)
         table = one if table is None else pa.concat_tables([table, one])
     assert table is not None
     pq.write_table(table, out, compression="zstd")
@@ -167,6 +208,26 @@ def timed_etl(store: FsspecLakeStore, batch_size: int) -> tuple[float, Any]:
     start = time.perf_counter()
     report = run_etl(store, DAY, batch_size=batch_size)
     return time.perf_counter() - start, report
+
+
+def timed_read(paths: Sequence[Path]) -> float:
+    """Open and read every byte of ``paths``, one by one: the floor of any ETL."""
+    start = time.perf_counter()
+    total = 0
+    for path in paths:
+        with path.open("rb") as f:
+            total += len(f.read())
+    assert total > 0
+    return time.perf_counter() - start
+
+
+def timed_store_read(store: FsspecLakeStore) -> float:
+    """List the day and read every byte through the store, as run_etl does (256 files
+    opened at a time with WILLNEED): the floor of this ETL's own read path."""
+    start = time.perf_counter()
+    total = sum(len(body) for _, body in store.read_raw(DAY, store.raw_names(DAY)))
+    assert total > 0
+    return time.perf_counter() - start
 
 
 def timed_reference(paths: Sequence[Path], out: Path) -> float:
@@ -247,14 +308,22 @@ def main() -> None:
             f" in {time.perf_counter() - start:.1f} s under {root}"
         )
         store = FsspecLakeStore(str(root))
+        read_warm = min(timed_read(raw) for _ in range(2))
+        store_warm = min(timed_store_read(store) for _ in range(2))
         warm = [timed_etl(store, args.batch_size)[0] for _ in range(2)]
         evict(raw)
+        read_cold = timed_read(raw)
+        evict(raw)
+        store_cold = timed_store_read(store)
+        evict(raw)
         cold, report = timed_etl(store, args.batch_size)
-        assert report.path is not None
-        size = Path(report.path).stat().st_size
+        assert report.paths is not None
+        size = Path(report.paths.messages).stat().st_size
+        events_size = Path(report.paths.events).stat().st_size
         print(
-            f"day: {report.files:,} files, {report.messages:,} rows,"
-            f" other kinds {report.other_kinds}, Parquet {size / 2**20:.1f} MiB"
+            f"day: {report.files:,} files -> {report.messages:,} telegram rows"
+            f" ({size / 2**20:.1f} MiB), {report.events:,} telegram_event rows"
+            f" ({events_size / 2**20:.1f} MiB); kinds {dict(report.kinds)}"
         )
 
         prefix = raw[: args.reference_updates]
@@ -269,11 +338,20 @@ def main() -> None:
         print()
         print(f"{'':<46}{'updates':>9}{'updates/s':>12}{'seconds':>9}")
         runs = ", ".join(f"{r:.2f}" for r in warm)
+        line("read only (open + read), whole day, warm", n, read_warm)
+        line("read only (open + read), whole day, cold", n, read_cold)
+        line("read only, the store's read path, warm", n, store_warm)
+        line("read only, the store's read path, cold", n, store_cold)
         line("tgstat run_etl, whole day, warm (best of 2)", n, min(warm), f"   runs: {runs}")
         line("tgstat run_etl, whole day, cold", n, cold)
         line(f"reference, first {len(half):,} files only, warm", len(half), ref_half)
         line(f"reference, first {k:,} files only, warm", k, ref_warm)
         line(f"reference, first {k:,} files only, cold", k, ref_cold)
+        print(
+            f"tgstat as a fraction of read only (open + read): warm {read_warm / min(warm):.2f},"
+            f" cold {read_cold / cold:.2f}; of the store's read path: warm"
+            f" {store_warm / min(warm):.2f}, cold {store_cold / cold:.2f}"
+        )
         print(
             f"ratio (reference on its first {k:,} files only): warm"
             f" {(n / min(warm)) / (k / ref_warm):,.1f}x, cold {(n / cold) / (k / ref_cold):,.1f}x"

@@ -1,5 +1,7 @@
-"""The lake store, ETL and queries of test_lake_etl.py again, on S3: moto's server on loopback,
-reached through s3fs exactly as a real bucket would be (``s3://bucket/prefix``)."""
+"""The lake store, ETL and queries of test_lake_etl.py, and the real-traffic failures of
+test_lake_traffic.py and test_lake_arrivals.py (webhook -> store -> ETL -> DuckDB), again on
+S3: moto's server on loopback, reached through s3fs exactly as a real bucket would be
+(``s3://bucket/prefix``)."""
 
 from __future__ import annotations
 
@@ -15,22 +17,52 @@ import fsspec
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.integration.test_lake_arrivals import (
+    TestArrivalDay,
+    TestDaysWrittenBefore,
+    TestEventsOfKeptChats,
+    TestLateDelivery,
+    TestMidnight,
+)
 from tests.integration.test_lake_etl import (
     DAY,
     Lake,
     NewLake,
     TestEtlRows,
-    TestNamedQueries,
     TestParquetFile,
     TestQuarantine,
 )
+from tests.integration.test_lake_queries import TestNamedQueries
+from tests.integration.test_lake_traffic import (
+    TestEdits,
+    TestMedia,
+    TestMigration,
+    TestSenders,
+    TestServiceMessages,
+)
+from tests.integration.test_lake_traffic import _start as _start  # the webhook fixture
 from tgstat.adapters.fsspec_lake import FsspecLakeStore
 from tgstat.services.lake_etl import run_etl
 
 BUCKET = "tgstat-lake"
 NEXT_DAY = DAY + timedelta(days=1)
 Options = dict[str, Any]
-__all__ = ["TestEtlRows", "TestNamedQueries", "TestParquetFile", "TestQuarantine"]
+__all__ = [
+    "TestArrivalDay",
+    "TestDaysWrittenBefore",
+    "TestEdits",
+    "TestEtlRows",
+    "TestEventsOfKeptChats",
+    "TestLateDelivery",
+    "TestMedia",
+    "TestMidnight",
+    "TestMigration",
+    "TestNamedQueries",
+    "TestParquetFile",
+    "TestQuarantine",
+    "TestSenders",
+    "TestServiceMessages",
+]
 
 
 @pytest.fixture(name="s3_options", scope="module")

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 import httpx
 import pytest
 
-from tests.integration.cli import clean_env
 from tests.integration.http import serving
 from tgstat.adapters.fsspec_lake import FsspecLakeStore
 from tgstat.adapters.starlette_webhook import MAX_BODY, SECRET_HEADER, create_app
@@ -62,8 +55,20 @@ class Webhook:
         return self.root / "raw" / "telegram" / f"context_date={day}" / f"{update_id}.json"
 
     def files(self) -> list[Path]:
-        """Every file under the lake root, hidden ones included."""
-        return sorted(p for p in self.root.rglob("*") if p.is_file())
+        """Every raw, enriched or quarantined file under the lake root, hidden ones included."""
+        return sorted(
+            p for p in self.root.rglob("*") if p.is_file() and not p.is_relative_to(self.state)
+        )
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def stats(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/telegram/stats", headers=AUTH)
+        assert response.status_code == 200
+        stats: dict[str, Any] = response.json()
+        return stats
 
 
 MakeWebhook = Callable[..., Webhook]
@@ -113,21 +118,32 @@ class TestStoring:
         assert webhook.store.raw_names(DAY) == ["101.json"]
 
     def test_lake_time_zone_moves_the_day(self, make_webhook: MakeWebhook) -> None:
-        """20:00 UTC on Nov 1 is Nov 2 in Tokyo."""
-        webhook = make_webhook(zone=ZoneInfo("Asia/Tokyo"))
+        """Arriving at 20:00 UTC on Nov 1 is arriving on Nov 2 in Tokyo."""
         evening = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
+        webhook = make_webhook(zone=ZoneInfo("Asia/Tokyo"), clock=lambda: evening)
         body = message_update(5, at=evening)
         assert webhook.post(body).status_code == 200
         assert webhook.raw(date(2026, 11, 2), 5).read_bytes() == body
         assert webhook.store.raw_names(date(2026, 11, 1)) == []
 
-    def test_update_without_message_date_uses_arrival(self, make_webhook: MakeWebhook) -> None:
-        """An inline query has no message date: the day is the arrival's, in the zone."""
+    @pytest.mark.parametrize(
+        "body",
+        [
+            message_update(9, at=datetime(2024, 3, 1, tzinfo=UTC)),  # delivered two years late
+            b'{"update_id":9,"callback_query":{"id":"1","from":{"id":7},'
+            b'"message":{"message_id":3,"date":0,"chat":{"id":-100,"type":"group"}}}}',
+            b'{"update_id":9,"inline_query":{"id":"1","from":{"id":7},"query":"q"}}',
+        ],
+        ids=["old-message-date", "inaccessible-message-date-0", "no-date"],
+    )
+    def test_filed_under_the_arrival_day(self, make_webhook: MakeWebhook, body: bytes) -> None:
+        """Whatever dates the update holds, its day is the one it arrived on, in the zone."""
         arrival = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)
         webhook = make_webhook(zone=ZoneInfo("Asia/Tokyo"), clock=lambda: arrival)
-        body = b'{"update_id":9,"inline_query":{"id":"1","from":{"id":7},"query":"q"}}'
         assert webhook.post(body).status_code == 200
-        assert webhook.raw(date(2026, 11, 4), 9).read_bytes() == body
+        assert [p.relative_to(webhook.root) for p in webhook.files()] == [
+            Path("raw/telegram/context_date=2026-11-04/9.json")
+        ]
 
     def test_duplicate_update_id_stored_once(self, webhook: Webhook) -> None:
         """Telegram's retry of a stored update is acknowledged and changes nothing."""
@@ -176,6 +192,23 @@ class TestStoring:
         """GET /healthz answers 200 without a secret."""
         response = httpx.get(f"{webhook.url}/healthz")
         assert (response.status_code, response.json()) == (200, {"ok": True})
+
+    def test_stats_need_the_secret(self, webhook: Webhook) -> None:
+        """GET /telegram/stats: the counts since start, for the secret's holder only."""
+        assert httpx.get(f"{webhook.url}/telegram/stats").status_code == 401
+        webhook.post(message_update(1))
+        webhook.post(message_update(1))
+        assert webhook.stats() == {
+            "ok": True,
+            "since": NOON.isoformat(),
+            "received": 2,
+            "stored": 1,
+            "duplicates": 1,
+            "dropped": 0,
+            "dropped_by_kind": {},
+            "kept_chats": None,
+            "migrations": {},
+        }
 
 
 class TestRejections:
@@ -253,162 +286,32 @@ class TestRejections:
         assert response.json()["ok"] is False
         assert webhook.files() == []
 
-    def test_other_chat_is_acknowledged_not_stored(self, make_webhook: MakeWebhook) -> None:
-        """With chat ids configured, other chats (and chatless updates) get 200, no file."""
+    def test_other_chat_is_acknowledged_logged_counted(
+        self, make_webhook: MakeWebhook, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """With chat ids configured, other chats (and chatless updates) get 200, no file, a
+        warning naming the kind and chat, and a count at /telegram/stats."""
         webhook = make_webhook(chat_ids=frozenset({-100}))
+        caplog.set_level(logging.WARNING)
         other = webhook.post(message_update(1, chat_id=-200))
         chatless = webhook.post(b'{"update_id":2,"inline_query":{"id":"1","query":"q"}}')
         kept = webhook.post(message_update(3, chat_id=-100))
         assert [r.status_code for r in (other, chatless, kept)] == [200, 200, 200]
         assert other.json() == {"ok": True, "stored": False}
         assert webhook.files() == [webhook.raw(DAY, 3)]
+        assert [r.getMessage() for r in caplog.records] == [
+            "update 1 dropped: message from chat -200, not a kept chat",
+            "update 2 dropped: inline_query from no chat, not a kept chat",
+        ]
+        assert "hello 1" not in caplog.text
+        stats = webhook.stats()
+        assert {k: stats[k] for k in ("received", "stored", "dropped", "dropped_by_kind")} == {
+            "received": 3,
+            "stored": 1,
+            "dropped": 2,
+            "dropped_by_kind": {"inline_query": 1, "message": 1},
+        }
 
     def test_wrong_method_is_405(self, webhook: Webhook) -> None:
         """GET on the webhook path is not an update."""
         assert httpx.get(f"{webhook.url}/telegram/webhook").status_code == 405
-
-
-_CRASH = """
-import os, sys
-from datetime import date
-from tgstat.adapters.fsspec_lake import FsspecLakeStore
-
-root, where, body = sys.argv[1], sys.argv[2], sys.stdin.buffer.read()
-if where == "mid-write":
-    real_write = os.write
-    def write(fd, data):
-        real_write(fd, data[: len(data) // 2])
-        os._exit(9)
-    os.write = write
-else:
-    os.link = lambda *args, **kwargs: os._exit(9)
-FsspecLakeStore(root).put_raw(date.fromisoformat(sys.argv[3]), 101, body)
-"""
-
-
-class TestCrashSafety:
-    """A write interrupted at any point is invisible to readers, and a retry stores it."""
-
-    @pytest.mark.parametrize("where", ["mid-write", "before-link"])
-    def test_killed_writer_leaves_no_visible_file(self, webhook: Webhook, where: str) -> None:
-        """The process dies inside put_raw; only a dot-temp file remains, which raw_names skips."""
-        body = message_update(101)
-        crashed = subprocess.run(
-            [sys.executable, "-c", _CRASH, str(webhook.root), where, DAY.isoformat()],
-            input=body,
-            capture_output=True,
-            check=False,
-        )
-        assert crashed.returncode == 9, crashed.stderr.decode()
-        leftovers = webhook.files()
-        assert len(leftovers) == 1
-        assert leftovers[0].name.startswith(".101.json.")
-        assert webhook.store.raw_names(DAY) == []
-        assert not webhook.raw(DAY, 101).exists()
-
-        retry = webhook.post(body)
-        assert retry.json() == {"ok": True, "stored": True}
-        assert webhook.store.raw_names(DAY) == ["101.json"]
-        assert webhook.raw(DAY, 101).read_bytes() == body
-
-    def test_storage_error_is_500_and_retry_stores(
-        self, webhook: Webhook, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """A failed write answers 500 (Telegram retries), leaves nothing, logs no secrets."""
-
-        def failing_link(*args: object, **kwargs: object) -> None:
-            raise OSError(errno.EIO, "injected I/O error")
-
-        body = message_update(102)
-        caplog.set_level(logging.DEBUG)
-        with monkeypatch.context() as patch:
-            patch.setattr(os, "link", failing_link)
-            response = webhook.post(body)
-        assert response.status_code == 500
-        assert response.json()["ok"] is False
-        assert webhook.files() == []
-        assert "update 102 not stored" in caplog.text
-        assert SECRET not in caplog.text
-        assert "hello 102" not in caplog.text
-
-        assert webhook.post(body).json() == {"ok": True, "stored": True}
-        assert webhook.raw(DAY, 102).read_bytes() == body
-
-
-_RUN = """
-import argparse, sys
-from tgstat.cli import run_command
-from tgstat.cli.lake import webhook_run as run
-sys.exit(run_command(run, argparse.Namespace(host="127.0.0.1", port=int(sys.argv[1]))))
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class TestCommand:
-    """The webhook command: refuses to start without a usable secret, else serves the lake."""
-
-    @pytest.mark.parametrize(
-        ("secret", "expected"),
-        [(None, "TGSTAT_BOT_SECRET_TOKEN is not set"), ("has space", "must be 1-256")],
-    )
-    def test_refuses_without_usable_secret(
-        self, tmp_path: Path, secret: str | None, expected: str
-    ) -> None:
-        """Exit 2 and one line on stderr, no traceback."""
-        env = clean_env(TGSTAT_HOME=str(tmp_path))
-        if secret is not None:
-            env["TGSTAT_BOT_SECRET_TOKEN"] = secret
-        done = subprocess.run(
-            [sys.executable, "-c", _RUN, str(_free_port())],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 2
-        assert done.stderr.count("\n") == 1
-        assert done.stderr.startswith("tgstat: error: ")
-        assert expected in done.stderr
-        assert not (tmp_path / "lake").exists()
-
-    def test_serves_into_home_lake(self, tmp_path: Path) -> None:
-        """With the secret set it serves and stores under TGSTAT_HOME/lake; Ctrl-C stops it."""
-        port = _free_port()
-        env = clean_env(
-            TGSTAT_HOME=str(tmp_path),
-            TGSTAT_BOT_SECRET_TOKEN=SECRET,
-            TGSTAT_LAKE_TZ="Asia/Tokyo",
-        )
-        child = subprocess.Popen(
-            [sys.executable, "-c", _RUN, str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/healthz").status_code == 200:
-                        break
-                assert child.poll() is None, child.stderr.read() if child.stderr else ""
-                assert time.monotonic() < deadline, "webhook did not start"
-                time.sleep(0.1)
-            evening = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
-            body = message_update(77, at=evening)
-            response = httpx.post(f"{url}/telegram/webhook", content=body, headers=AUTH)
-            assert response.status_code == 200
-        finally:
-            child.send_signal(signal.SIGINT)
-            _, stderr = child.communicate(timeout=30)
-        stored = tmp_path / "lake/raw/telegram/context_date=2026-11-02/77.json"
-        assert stored.read_bytes() == body
-        assert SECRET.encode() not in stderr
-        assert child.returncode == 0

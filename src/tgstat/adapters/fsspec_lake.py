@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tgstat.domain.lake import FlatMessage
-from tgstat.ports.lake import LakeError, LakeStore
+from tgstat.domain.lake_rows import DayFiles, FlatEvent, FlatMessage, RowBatch
+from tgstat.ports.lake import LakeError, LakeStore, Table
 
 SCHEMA = pa.schema(
     [
@@ -26,10 +28,45 @@ SCHEMA = pa.schema(
         pa.field("chat_type", pa.string(), nullable=False),
         pa.field("text", pa.string()),
         pa.field("date", pa.int64(), nullable=False),
+        pa.field("update_id", pa.int64(), nullable=False),
+        pa.field("update_kind", pa.string(), nullable=False),
+        pa.field("content_type", pa.string(), nullable=False),
+        pa.field("is_service", pa.bool_(), nullable=False),
+        pa.field("caption", pa.string()),
+        pa.field("sender_chat_id", pa.int64()),
+        pa.field("sender_chat_type", pa.string()),
+        pa.field("reply_to_message_id", pa.int64()),
+        pa.field("message_thread_id", pa.int64()),
+        pa.field("is_topic_message", pa.bool_(), nullable=False),
+        pa.field("media_group_id", pa.string()),
+        pa.field("forward_origin_type", pa.string()),
+        pa.field("forward_origin_id", pa.int64()),
+        pa.field("forward_date", pa.int64()),
+        pa.field("is_automatic_forward", pa.bool_(), nullable=False),
+        pa.field("edit_date", pa.int64()),
+        pa.field("migrate_to_chat_id", pa.int64()),
+        pa.field("migrate_from_chat_id", pa.int64()),
+        pa.field("user_username", pa.string()),
+        pa.field("user_language_code", pa.string()),
+        pa.field("user_is_premium", pa.bool_()),
     ]
 )
+"""Table ``telegram`` (DESIGN.md 6): the reference design's 8 columns, then the rest."""
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("update_id", pa.int64(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("chat_id", pa.int64()),
+        pa.field("user_id", pa.int64()),
+        pa.field("date", pa.int64()),
+        pa.field("raw_update", pa.string(), nullable=False),
+    ]
+)
+"""Table ``telegram_event``: every update that is not a message."""
 COLUMNS = SCHEMA.names
 PART = "part-0.parquet"
+_MESSAGE_VALUES = operator.attrgetter(*SCHEMA.names)
+_EVENT_VALUES = operator.attrgetter(*EVENT_SCHEMA.names)
 
 
 def _partition(day: date) -> str:
@@ -52,8 +89,8 @@ class FsspecLakeStore(LakeStore):
         )
         self._url = root.rstrip("/")
 
-    def _dir(self, area: str, day: date) -> str:
-        return f"{self._root}/{area}/telegram/{_partition(day)}"
+    def _dir(self, area: str, day: date, table: Table = "telegram") -> str:
+        return f"{self._root}/{area}/{table}/{_partition(day)}"
 
     def put_raw(self, day: date, update_id: int, body: bytes) -> bool:
         directory = self._dir("raw", day)
@@ -110,37 +147,102 @@ class FsspecLakeStore(LakeStore):
         except OSError as e:
             raise LakeError(f"cannot quarantine {name} of {day}: {e}") from e
 
-    def write_enriched(self, day: date, batches: Iterable[Sequence[FlatMessage]]) -> str:
-        directory = self._dir("enriched", day)
-        final = f"{directory}/{PART}"
-        temp = f"{directory}/.{PART}.{uuid.uuid4().hex}.tmp"
-        self._fs.makedirs(directory, exist_ok=True)
+    def write_enriched(self, day: date, batches: Iterable[RowBatch]) -> DayFiles:
+        dirs = [self._dir("enriched", day, table) for table in ("telegram", "telegram_event")]
+        temps = [f"{d}/.{PART}.{uuid.uuid4().hex}.tmp" for d in dirs]
         try:
-            with self._fs.open(temp, "wb") as out:
-                with pq.ParquetWriter(out, SCHEMA, compression="zstd") as writer:
-                    for batch in batches:
-                        if batch:
-                            writer.write_table(_to_table(batch))
-                if self._local:
-                    out.flush()
-                    os.fsync(out.fileno())
-            if self._local:
-                os.replace(temp, final)
-                _fsync_dir(Path(directory))
-            else:
-                self._fs.mv(temp, final)
+            for directory in dirs:
+                self._fs.makedirs(directory, exist_ok=True)
+            with contextlib.ExitStack() as stack:
+                outs = [stack.enter_context(self._fs.open(t, "wb")) for t in temps]
+                messages, events = (
+                    stack.enter_context(pq.ParquetWriter(out, schema, compression="zstd"))
+                    for out, schema in zip(outs, (SCHEMA, EVENT_SCHEMA), strict=True)
+                )
+                for batch in batches:
+                    if batch.messages:
+                        messages.write_table(_messages_table(batch.messages))
+                    if batch.events:
+                        events.write_table(_events_table(batch.events))
+                messages.close()
+                events.close()
+                for out in outs:
+                    self._sync(out)
+            for temp, directory in zip(temps, dirs, strict=True):
+                self._publish(temp, f"{directory}/{PART}")
+        except OSError as e:
+            raise LakeError(f"cannot write the enriched partitions of {day}: {e}") from e
         finally:
-            if self._fs.exists(temp):
-                self._fs.rm(temp)
-        return f"{self._url}/enriched/telegram/{_partition(day)}/{PART}"
+            for temp in temps:
+                with contextlib.suppress(OSError):
+                    if self._fs.exists(temp):
+                        self._fs.rm(temp)
+        partition = _partition(day)
+        return DayFiles(
+            messages=f"{self._url}/enriched/telegram/{partition}/{PART}",
+            events=f"{self._url}/enriched/telegram_event/{partition}/{PART}",
+        )
 
-    def enriched_glob(self) -> str:
-        return f"{self._url}/enriched/telegram/*/*.parquet"
+    def _sync(self, out: BinaryIO) -> None:
+        if self._local:
+            out.flush()
+            os.fsync(out.fileno())
+
+    def _publish(self, temp: str, final: str) -> None:
+        if self._local:
+            os.replace(temp, final)
+            _fsync_dir(Path(final).parent)
+        else:
+            self._fs.mv(temp, final)
+
+    def enriched_glob(self, table: Table = "telegram") -> str:
+        return f"{self._url}/enriched/{table}/*/*.parquet"
+
+    def load_state(self, name: str) -> bytes | None:
+        path = f"{self._root}/state/{name}"
+        try:
+            if self._local:
+                return Path(path).read_bytes()
+            self._fs.invalidate_cache(f"{self._root}/state")
+            body: bytes = self._fs.cat_file(path)
+            return body
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise LakeError(f"cannot read {self._url}/state/{name}: {e}") from e
+
+    def save_state(self, name: str, body: bytes) -> None:
+        directory = f"{self._root}/state"
+        try:
+            if not self._local:
+                self._fs.pipe_file(f"{directory}/{name}", body)
+                return
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            temp = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+            try:
+                with open(temp, "wb") as out:
+                    out.write(body)
+                    self._sync(out)
+                self._publish(temp, f"{directory}/{name}")
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+        except OSError as e:
+            raise LakeError(f"cannot save {self._url}/state/{name}: {e}") from e
 
 
-def _to_table(rows: Sequence[FlatMessage]) -> pa.Table:
-    return pa.Table.from_pydict(
-        {name: [getattr(r, name) for r in rows] for name in COLUMNS}, schema=SCHEMA
+def _messages_table(rows: Sequence[FlatMessage]) -> pa.Table:
+    columns = zip(*map(_MESSAGE_VALUES, rows), strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(c, f.type) for c, f in zip(columns, SCHEMA, strict=True)], schema=SCHEMA
+    )
+
+
+def _events_table(rows: Sequence[FlatEvent]) -> pa.Table:
+    columns = zip(*map(_EVENT_VALUES, rows), strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(c, f.type) for c, f in zip(columns, EVENT_SCHEMA, strict=True)],
+        schema=EVENT_SCHEMA,
     )
 
 

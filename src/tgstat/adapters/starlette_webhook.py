@@ -1,9 +1,10 @@
 """The Bot API webhook as an ASGI app (Starlette): ``POST /telegram/webhook``.
 
 It answers 200 only once the update's body is durably stored, unchanged, as
-``raw/telegram/context_date=YYYY-MM-DD/<update_id>.json`` (or when it is a duplicate, or
-from a chat that is not configured); Telegram retries any other answer. Neither the secret
-token nor update bodies are ever logged.
+``raw/telegram/context_date=YYYY-MM-DD/<update_id>.json`` (the day it arrived), or when it
+is a duplicate, or dropped by the chat filter (logged and counted); Telegram retries any
+other answer. ``GET /telegram/stats`` (with the secret header) shows the counts. Neither
+the secret token nor update bodies are ever logged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from tgstat.domain.lake import parse_update
 from tgstat.ports.lake import LakeError, LakeStore
-from tgstat.services.lake_ingest import store_update, wanted
+from tgstat.services.lake_ingest import ChatGate, IngestStats, Outcome, ingest
 
 MAX_BODY = 1 << 20
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
@@ -45,14 +46,23 @@ def create_app(
     chat_ids: frozenset[int] | None,
     clock: Clock = _utc_now,
 ) -> Starlette:
-    """The webhook app: ``POST /telegram/webhook`` and ``GET /healthz``."""
+    """The webhook app: ``POST /telegram/webhook``, ``GET /telegram/stats``, ``GET /healthz``.
+
+    With ``chat_ids``, the chat migrations the lake remembers are read now (a LakeError
+    or ChatFilterStateError if they cannot be).
+    """
     secret = secret_token.encode()
+    gate = ChatGate.open(store, chat_ids)
+    stats = IngestStats(since=clock())
+
+    def authorized(request: Request) -> bool:
+        given = request.headers.get(SECRET_HEADER)
+        # headers are latin-1 text; compare the raw bytes so any header value is comparable
+        return given is not None and hmac.compare_digest(given.encode("latin-1"), secret)
 
     async def webhook(request: Request) -> JSONResponse:
         arrived_at = clock()
-        given = request.headers.get(SECRET_HEADER)
-        # headers are latin-1 text; compare the raw bytes so any header value is comparable
-        if given is None or not hmac.compare_digest(given.encode("latin-1"), secret):
+        if not authorized(request):
             return _answer(401, "wrong or missing secret token")
         try:
             body = await _read_body(request)
@@ -63,15 +73,25 @@ def create_app(
         update = parse_update(body)
         if update is None:
             return _answer(400, "not a JSON object with an integer update_id")
-        if not wanted(update, chat_ids):
-            return JSONResponse({"ok": True, "stored": False})
-        update_id = update["update_id"]
         try:
-            created = await store_update(store, update, update_id, body, arrived_at, zone)
+            outcome = await ingest(store, gate, stats, update, body, arrived_at, zone)
         except LakeError as e:
-            log.error("update %d not stored: %s", update_id, e)
+            log.error("update %d not stored: %s", update["update_id"], e)
             return _answer(500, "not stored; retry")
-        return JSONResponse({"ok": True, "stored": created})
+        return JSONResponse({"ok": True, "stored": outcome is Outcome.STORED})
+
+    async def stats_page(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _answer(401, "wrong or missing secret token")
+        kept = gate.kept
+        return JSONResponse(
+            {
+                "ok": True,
+                **stats.to_json(),
+                "kept_chats": sorted(kept) if kept is not None else None,
+                "migrations": {str(old): new for old, new in sorted(gate.migrations.items())},
+            }
+        )
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -79,6 +99,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/telegram/webhook", webhook, methods=["POST"]),
+            Route("/telegram/stats", stats_page, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )

@@ -57,14 +57,18 @@ def etl_day(text: str | None, settings: Settings, now: datetime) -> date:
 def describe(report: EtlReport) -> str:
     """The report in a few lines."""
     day = report.day.isoformat()
-    if report.files == 0:
+    if report.paths is None:
         return f"lake etl {day}: no raw files, nothing written"
     lines = [
-        f"lake etl {day}: {report.files} raw files, {report.messages} messages -> {report.path}"
+        f"lake etl {day}: {report.files} raw files, {report.messages} messages,"
+        f" {report.events} events -> {report.paths.messages}, {report.paths.events}"
     ]
-    if report.other_kinds:
-        kinds = ", ".join(f"{k} {n}" for k, n in report.other_kinds.items())
-        lines.append(f"  other updates (kept in raw): {kinds}")
+    if report.kinds:
+        lines.append("  updates: " + ", ".join(f"{k} {n}" for k, n in report.kinds.items()))
+    if report.skipped:
+        lines.append(f"  skipped {report.skipped} already in the previous day's raw files")
+    if report.malformed:
+        lines.append(f"  {report.malformed} malformed messages, kept in telegram_event")
     if report.quarantined:
         shown = ", ".join(report.quarantined[:10])
         more = f" (+{len(report.quarantined) - 10} more)" if len(report.quarantined) > 10 else ""
@@ -116,4 +120,5 @@ async def bot_api(token: str) -> AsyncIterator[BotApiClient]:
 
 def lake_query(settings: Settings) -> DuckDbLakeQuery:
     """DuckDB over the enriched Parquet of the lake at ``settings.lake_root``."""
-    return DuckDbLakeQuery(lake_store(settings).enriched_glob())
+    store = lake_store(settings)
+    return DuckDbLakeQuery(store.enriched_glob("telegram"), store.enriched_glob("telegram_event"))

@@ -79,13 +79,16 @@ def add_poll_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def poll_run(args: argparse.Namespace, settings: Settings) -> int:
+    import json
     import zoneinfo
 
     from tgstat.app.lake import bot_api, bot_token, lake_store
-    from tgstat.services.lake_ingest import poll
+    from tgstat.services.lake_ingest import ChatGate, IngestStats, poll
 
     token = bot_token(settings)
     store = lake_store(settings)
+    gate = ChatGate.open(store, settings.bot_chat_ids)
+    stats = IngestStats(since=datetime.now(UTC))
     offset_file = settings.home / "lake-poll.offset"
     print(f"polling the Bot API into {settings.lake_root}; Ctrl-C stops", flush=True)
 
@@ -96,11 +99,15 @@ def poll_run(args: argparse.Namespace, settings: Settings) -> int:
                 api,
                 offset_file=offset_file,
                 zone=zoneinfo.ZoneInfo(settings.lake_tz),
-                chat_ids=settings.bot_chat_ids,
+                gate=gate,
+                stats=stats,
                 timeout_s=args.timeout,
             )
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:  # the counts, dropped updates included, however the poll ends
+        print(f"lake poll: {json.dumps(stats.to_json())}", flush=True)
     return 0
 
 
@@ -147,7 +154,9 @@ def etl_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_query_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("sql", nargs="?", help="SQL over the view `telegram`")
+    what.add_argument(
+        "sql", nargs="?", help="SQL over `telegram`, `telegram_event` and the view `messages`"
+    )
     what.add_argument("--named", choices=sorted(NAMED_QUERIES), help="a reference query")
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 

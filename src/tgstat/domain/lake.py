@@ -1,36 +1,82 @@
-"""Part B, the message lake: which day an update belongs to, and its flat row (pure)."""
+"""Part B, the message lake: what a Bot API update is, where its chat is, and which day
+partition it belongs to (pure).
+
+Update kinds are the Update object's fields (Bot API 10.2,
+https://core.telegram.org/bots/api#update).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any, TypeGuard
 
-import attrs
+MESSAGE_KINDS = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_message",
+        "edited_business_message",
+        "guest_message",
+    }
+)
+"""Update kinds that carry a Message: each becomes a row of the ``telegram`` table."""
+EDIT_KINDS = frozenset({"edited_message", "edited_channel_post", "edited_business_message"})
 
-MESSAGE_KINDS = (
+UPDATE_KINDS = (
     "message",
     "edited_message",
     "channel_post",
     "edited_channel_post",
+    "business_connection",
     "business_message",
     "edited_business_message",
+    "deleted_business_messages",
+    "guest_message",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+    "managed_bot",
+    "subscription",
 )
+"""Every update kind the Bot API documents; the lake stores them all (``allowed_updates``
+must name ``chat_member``, ``message_reaction`` and ``message_reaction_count`` for Telegram
+to send them at all)."""
 
+UNKNOWN_KIND = "unknown"
+"""The kind of an update with no field besides ``update_id``, or with several."""
 
-@attrs.frozen
-class FlatMessage:
-    """One ``message`` update as one row of the enriched table (``date``: Unix seconds)."""
-
-    message_id: int
-    user_id: int | None
-    user_is_bot: bool | None
-    user_first_name: str | None
-    chat_id: int
-    chat_type: str
-    text: str | None
-    date: int
+_CHAT_PATHS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(MESSAGE_KINDS, ("chat", "id")),
+    "business_connection": ("user_chat_id",),  # the private chat with the account's user
+    "deleted_business_messages": ("chat", "id"),
+    "message_reaction": ("chat", "id"),
+    "message_reaction_count": ("chat", "id"),
+    "callback_query": ("message", "chat", "id"),  # absent for inline messages
+    "my_chat_member": ("chat", "id"),
+    "chat_member": ("chat", "id"),
+    "chat_join_request": ("chat", "id"),
+    "chat_boost": ("chat", "id"),
+    "removed_chat_boost": ("chat", "id"),
+}
+"""Where each kind names the chat it happened in. The others name none: inline queries and
+results, shipping and pre-checkout queries, paid media purchases, polls and poll answers
+(``voter_chat`` is who voted, not where), managed bots, subscriptions."""
 
 
 def parse_update(body: bytes) -> dict[str, Any] | None:
@@ -41,8 +87,7 @@ def parse_update(body: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(update, dict):
         return None
-    update_id = update.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
+    if not is_int(update.get("update_id")):
         return None
     return update
 
@@ -50,88 +95,49 @@ def parse_update(body: bytes) -> dict[str, Any] | None:
 def update_kind(update: Mapping[str, Any]) -> str:
     """The update's kind: its one field besides ``update_id`` (``message``, ...)."""
     kinds = [k for k in update if k != "update_id"]
-    return kinds[0] if len(kinds) == 1 else "unknown"
+    return kinds[0] if len(kinds) == 1 else UNKNOWN_KIND
 
 
-def _message_of(update: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for kind in MESSAGE_KINDS:
-        value = update.get(kind)
-        if isinstance(value, Mapping):
-            return value
-    return None
-
-
-def message_date(update: Mapping[str, Any]) -> datetime | None:
-    """The date of the update's message (any message kind), if it has one."""
-    message = _message_of(update)
-    if message is None:
-        callback = update.get("callback_query")
-        if isinstance(callback, Mapping) and isinstance(callback.get("message"), Mapping):
-            message = callback["message"]
-    if message is None:
+def message_of(update: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The Message an update of a message kind carries; None for other kinds."""
+    kind = update_kind(update)
+    if kind not in MESSAGE_KINDS:
         return None
-    stamp = message.get("date")
-    if isinstance(stamp, bool) or not isinstance(stamp, int):
-        return None
-    return datetime.fromtimestamp(stamp, UTC)
-
-
-def partition_day(update: Mapping[str, Any], arrived_at: datetime, zone: tzinfo) -> date:
-    """The calendar day, in ``zone``, of the message's own date, else of the arrival."""
-    moment = message_date(update) or arrived_at
-    return moment.astimezone(zone).date()
+    message = update[kind]
+    return message if isinstance(message, dict) else None
 
 
 def chat_id_of(update: Mapping[str, Any]) -> int | None:
-    """The chat an update comes from, for the webhook's chat filter."""
-    message = _message_of(update)
-    if message is None:
-        for key in ("callback_query", "my_chat_member", "chat_member", "chat_join_request"):
-            value = update.get(key)
-            if isinstance(value, Mapping):
-                message = value.get("message") if key == "callback_query" else value
-                break
-    if not isinstance(message, Mapping):
+    """The chat an update happened in, wherever its kind carries it; None when it names
+    none (see ``_CHAT_PATHS``)."""
+    kind = update_kind(update)
+    path = _CHAT_PATHS.get(kind)
+    if path is None:
         return None
-    chat = message.get("chat")
-    if isinstance(chat, Mapping) and isinstance(chat.get("id"), int):
-        return int(chat["id"])
-    return None
+    value = dig(update[kind], path)
+    return value if is_int(value) else None
 
 
-def flatten(update: Mapping[str, Any]) -> FlatMessage | None:
-    """The row of a ``message`` update; None for every other kind or a malformed message.
+def partition_day(arrived_at: datetime, zone: tzinfo) -> date:
+    """The calendar day, in ``zone``, the update arrived on: its ``context_date``.
 
-    ``text`` is the message's text only (None for a photo with a caption, a sticker, ...);
-    the user columns are None when the message has no ``from`` (e.g. sent as a channel).
+    Never the message's own date (0 under a button press on an old message, days old for
+    a late delivery): a day's raw partition is complete once the day is over.
     """
-    message = update.get("message")
-    if not isinstance(message, Mapping):
-        return None
-    chat = message.get("chat")
-    message_id, stamp = message.get("message_id"), message.get("date")
-    if not isinstance(chat, Mapping):
-        return None
-    chat_id = chat.get("id")
-    if not (_is_int(message_id) and _is_int(stamp) and _is_int(chat_id)):
-        return None
-    sender = message.get("from")
-    if not isinstance(sender, Mapping):
-        sender = {}
-    text = message.get("text")
-    return FlatMessage(
-        message_id=message_id,
-        user_id=sender["id"] if _is_int(sender.get("id")) else None,
-        user_is_bot=sender["is_bot"] if isinstance(sender.get("is_bot"), bool) else None,
-        user_first_name=sender.get("first_name")
-        if isinstance(sender.get("first_name"), str)
-        else None,
-        chat_id=chat_id,
-        chat_type=str(chat.get("type", "")),
-        text=text if isinstance(text, str) else None,
-        date=stamp,
-    )
+    if arrived_at.tzinfo is None:
+        raise ValueError("arrived_at must be timezone-aware")
+    return arrived_at.astimezone(zone).date()
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+def dig(value: Any, path: tuple[str, ...]) -> Any:
+    """``value[path[0]][path[1]]...``; None where a step is missing or not an object."""
+    for key in path:
+        if not isinstance(value, dict):  # JSON objects are dicts (and Mapping checks are slow)
+            return None
+        value = value.get(key)
+    return value
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """True for a JSON integer (not a boolean)."""
+    return type(value) is int

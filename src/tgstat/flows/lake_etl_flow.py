@@ -51,7 +51,7 @@ def serve(settings: Settings) -> None:
         name=DEPLOYMENT_NAME,
         schedules=[Cron(CRON, timezone=settings.lake_tz)],
         tags=["tgstat", "lake"],
-        description="Message lake: yesterday's raw updates into one Parquet file.",
+        description="Message lake: yesterday's raw updates into telegram + telegram_event.",
     )
 
 

@@ -1,13 +1,16 @@
-"""The lake storage port: raw updates by day, enriched Parquet by day, a quarantine."""
+"""The lake storage port: raw updates by day, enriched Parquet by day, a quarantine, and
+small state documents."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tgstat.domain.errors import TgstatError
-from tgstat.domain.lake import FlatMessage
+from tgstat.domain.lake_rows import DayFiles, RowBatch
+
+Table = Literal["telegram", "telegram_event"]
 
 
 class LakeError(TgstatError):
@@ -18,8 +21,10 @@ class LakeStore(Protocol):
     """Layout under the lake root (hive partitions, one calendar day each):
 
     - ``raw/telegram/context_date=YYYY-MM-DD/<update_id>.json``: updates as received;
-    - ``enriched/telegram/context_date=YYYY-MM-DD/part-0.parquet``: one file per day;
-    - ``quarantine/telegram/context_date=YYYY-MM-DD/<name>``: raw files that failed to parse.
+    - ``enriched/telegram/context_date=YYYY-MM-DD/part-0.parquet``: message rows;
+    - ``enriched/telegram_event/context_date=YYYY-MM-DD/part-0.parquet``: other updates;
+    - ``quarantine/telegram/context_date=YYYY-MM-DD/<name>``: raw files that failed to parse;
+    - ``state/<name>``: small documents the ingest keeps (the chat filter's migrations).
     """
 
     def put_raw(self, day: date, update_id: int, body: bytes) -> bool:
@@ -41,11 +46,19 @@ class LakeStore(Protocol):
         """Move a raw file out of the day's partition into the quarantine."""
         ...
 
-    def write_enriched(self, day: date, batches: Iterable[Sequence[FlatMessage]]) -> str:
-        """Replace the day's enriched partition with the rows of ``batches`` (streamed,
-        one Parquet row group per batch) atomically; return the file's path."""
+    def write_enriched(self, day: date, batches: Iterable[RowBatch]) -> DayFiles:
+        """Replace the day's two enriched partitions with the rows of ``batches`` (streamed,
+        one Parquet row group per batch and table), each file atomically."""
         ...
 
-    def enriched_glob(self) -> str:
-        """A glob over every enriched Parquet file, for query engines."""
+    def enriched_glob(self, table: Table = "telegram") -> str:
+        """A glob over every enriched Parquet file of ``table``, for query engines."""
+        ...
+
+    def load_state(self, name: str) -> bytes | None:
+        """The state document ``name``; None when none was saved yet."""
+        ...
+
+    def save_state(self, name: str, body: bytes) -> None:
+        """Replace the state document ``name`` durably and atomically."""
         ...
