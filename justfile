@@ -5,7 +5,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 test *args:
     python -m pytest {{args}}
 
-# ruff (lint + format check), mypy (strict, src), import-linter (layering of DESIGN.md 2)
+# ruff (lint + format check), mypy (strict, src), import-linter (layering of docs/design.md 2)
 lint:
     ruff check src tests bench examples
     ruff format --check src tests bench examples
@@ -25,10 +25,11 @@ demo:
 bench-repository rows="100000":
     python bench/repository.py --rows {{rows}}
 
-# serve tg-collect every 300 s; starts a local Prefect server (UI on :4200) when
-# PREFECT_API_URL is unset. Ctrl-C stops both.
-serve:
-    tgstat serve
+# Starts a local Prefect server (UI on :4200; `just serve --port 4300`) when PREFECT_API_URL
+# is unset; Ctrl-C or SIGTERM stops everything.
+# serve tg-collect every 300 s and lake-etl daily
+serve *args:
+    tgstat serve {{args}}
 
 # one collection cycle of every configured channel, now, without Prefect
 collect:

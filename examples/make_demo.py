@@ -1,18 +1,22 @@
 """Write examples/demo-channel.json: a realistic 3-day channel for ``tgstat replay``.
 
-Deterministic: one seeded ``random.Random``, no wall clock. The format is shared/SCENARIO.md,
+Deterministic: one seeded ``random.Random``, no wall clock. The format is docs/scenario-format.md,
 real Telegram shapes included: albums, a deleted post, anonymous and sender-less comments,
 removals by admins, titled invite links (and a chat folder one, and public join requests),
 bots added by admins, and the subscriber count over time.
-Run ``python examples/make_demo.py`` to regenerate (the same bytes every time).
+Run ``python examples/make_demo.py`` to regenerate (the same bytes every time);
+``--start now --out FILE`` writes one on the wall clock for a dry run (see ``--help``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import random
+import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +26,13 @@ OUT = Path(__file__).resolve().parent / "demo-channel.json"
 
 CHANNEL = {"id": 1999000003, "title": "tgstat demo", "username": "tgstat_demo"}
 START = datetime(2026, 11, 1, tzinfo=UTC)
-END = datetime(2026, 11, 4, tzinfo=UTC)
 DAYS = 3
 POSTS_PER_DAY = 20
 FIRST_POST_ID = 1201
 FIRST_COMMENT_ID = 8001
 FIRST_EVENT_ID = 3_400_000_001
 EVENTS_BEFORE_START = 8
-EVENTS_IN_WINDOW = 292
+EVENTS_PER_3_DAYS = 292
 
 EMOJI = (("👍", 0.5), ("❤", 0.25), ("🔥", 0.15), ("😁", 0.10))
 CUSTOM_EMOJI = ("5368324170671202286", "5377305978079288312", "5420315771991497307")
@@ -70,6 +73,19 @@ SUBSCRIBERS_BEFORE = 12_480
 """The subscriber count before the admin log's window; later ones follow the log."""
 
 
+@dataclass(frozen=True)
+class Window:
+    """The channel's days: ``days`` calendar days (UTC) from ``start``'s midnight."""
+
+    start: datetime = START
+    days: int = DAYS
+    posts_per_day: int = POSTS_PER_DAY
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -79,7 +95,7 @@ def reach(hours: float) -> float:
     return 0.82 * (1 - math.exp(-hours / 2.5)) + 0.18 * (1 - math.exp(-hours / 30))
 
 
-def sample_times(post: datetime, rng: random.Random) -> list[datetime]:
+def sample_times(post: datetime, rng: random.Random, end: datetime) -> list[datetime]:
     """Observation points: every 10-30 min for 2 h, hourly to 12 h, then every few hours."""
     out, t = [], post + timedelta(minutes=rng.randint(2, 6))
     while t < post + timedelta(hours=2):
@@ -89,10 +105,10 @@ def sample_times(post: datetime, rng: random.Random) -> list[datetime]:
     while t < post + timedelta(hours=12):
         out.append(t)
         t += timedelta(minutes=rng.randint(50, 70))
-    while t < END:
+    while t < end:
         out.append(t)
         t += timedelta(hours=rng.randint(3, 5), minutes=rng.randint(0, 59))
-    return [x for x in out if x < END]
+    return [x for x in out if x < end]
 
 
 def timeline(post: datetime, times: list[datetime], final: int) -> list[list[Any]]:
@@ -105,11 +121,11 @@ def timeline(post: datetime, times: list[datetime], final: int) -> list[list[Any
     return out
 
 
-def make_posts(rng: random.Random, commenters: list[int]) -> list[dict[str, Any]]:
+def make_posts(rng: random.Random, commenters: list[int], window: Window) -> list[dict[str, Any]]:
     dates = []
-    for day in range(DAYS):
-        minutes = sorted(rng.sample(range(8 * 60, 22 * 60), POSTS_PER_DAY))
-        dates += [START + timedelta(days=day, minutes=m) for m in minutes]
+    for day in range(window.days):
+        minutes = sorted(rng.sample(range(8 * 60, 22 * 60), window.posts_per_day))
+        dates += [window.start + timedelta(days=day, minutes=m) for m in minutes]
     media_kinds, weights = zip(*MEDIA, strict=True)
     post_id = FIRST_POST_ID
     posts: list[dict[str, Any]] = []
@@ -118,7 +134,7 @@ def make_posts(rng: random.Random, commenters: list[int]) -> list[dict[str, Any]
     for i, date in enumerate(dates):
         media = rng.choices(media_kinds, weights)[0]
         views = int(rng.lognormvariate(math.log(2500), 0.45))
-        times = sample_times(date, rng)
+        times = sample_times(date, rng, window.end)
         post: dict[str, Any] = {
             "id": post_id,
             "date": iso(date),
@@ -149,7 +165,7 @@ def make_posts(rng: random.Random, commenters: list[int]) -> list[dict[str, Any]
             post["comments"] = []
             for _ in range(min(20, int(rng.expovariate(1.0) * views / 400))):
                 at = date + timedelta(seconds=int(rng.expovariate(1 / 5400)) + 20)
-                if at < min(END, gone or END):
+                if at < min(window.end, gone or window.end):
                     pending_comments.append((at, post_id, comment_author(rng, commenters)))
         posts.append(post)
         if i in albums:  # photos or videos, the first with the caption
@@ -229,13 +245,13 @@ def invite(rng: random.Random, action: str) -> dict[str, Any] | None:
     return {"link": link, "title": title, "via_chatlist": folder}
 
 
-def subscribers(log: list[dict[str, Any]]) -> list[list[Any]]:
+def subscribers(log: list[dict[str, Any]], window: Window) -> list[list[Any]]:
     """The count on the hour, from the log's joins and exits, as getFullChannel reports it."""
-    points: list[list[Any]] = [[iso(START - timedelta(days=3)), SUBSCRIBERS_BEFORE]]
+    points: list[list[Any]] = [[iso(window.start - timedelta(days=3)), SUBSCRIBERS_BEFORE]]
     count, events = SUBSCRIBERS_BEFORE, iter(log)
     pending = next(events, None)
-    hour = START - timedelta(hours=48)
-    while hour <= END:
+    hour = window.start - timedelta(hours=48)
+    while hour <= window.end:
         while pending is not None and pending["date"] <= iso(hour):
             count += -1 if pending["action"] in ("leave", "kick") else 1
             pending = next(events, None)
@@ -245,17 +261,18 @@ def subscribers(log: list[dict[str, Any]]) -> list[list[Any]]:
     return points
 
 
-def event_times(rng: random.Random) -> list[datetime]:
+def event_times(rng: random.Random, window: Window) -> list[datetime]:
+    start = window.start
     before = [
-        START - timedelta(seconds=rng.randint(3600, 46 * 3600)) for _ in range(EVENTS_BEFORE_START)
+        start - timedelta(seconds=rng.randint(3600, 46 * 3600)) for _ in range(EVENTS_BEFORE_START)
     ]
     hours = list(range(24))
     hour_weights = [1 if h < 7 else 4 if h < 19 else 3 for h in hours]
     inside = [
-        START
-        + timedelta(days=rng.randrange(DAYS), hours=rng.choices(hours, hour_weights)[0])
+        start
+        + timedelta(days=rng.randrange(window.days), hours=rng.choices(hours, hour_weights)[0])
         + timedelta(seconds=rng.randrange(3600))
-        for _ in range(EVENTS_IN_WINDOW)
+        for _ in range(round(EVENTS_PER_3_DAYS * window.days / 3))
     ]
     out: list[datetime] = []
     for t in sorted(before + inside):
@@ -263,7 +280,7 @@ def event_times(rng: random.Random) -> list[datetime]:
     return out
 
 
-def make_admin_log(rng: random.Random) -> tuple[list[dict[str, Any]], list[int]]:
+def make_admin_log(rng: random.Random, window: Window) -> tuple[list[dict[str, Any]], list[int]]:
     """~300 events and the ids of users who may comment."""
     events: list[dict[str, Any]] = []
     profiles: dict[int, dict[str, Any]] = {}
@@ -277,7 +294,7 @@ def make_admin_log(rng: random.Random) -> tuple[list[dict[str, Any]], list[int]]
         profiles[uid] = profile(rng, uid)
         return uid
 
-    for t in event_times(rng):
+    for t in event_times(rng, window):
         r = rng.random()
         settled = [u for u, at in members.items() if t - at > timedelta(minutes=20)]
         returning = [u for u, at in gone.items() if t - at > timedelta(hours=1)]
@@ -311,11 +328,12 @@ def make_admin_log(rng: random.Random) -> tuple[list[dict[str, Any]], list[int]]
             event["invite"] = invite(rng, action)
         events.append({**event, "user": profiles[uid]})
         event_id += rng.randint(1, 4)
-    commenters = rng.sample(sorted(members), 30) + [new_user() for _ in range(10)]
+    commenters = rng.sample(sorted(members), min(30, len(members)))
+    commenters += [new_user() for _ in range(10)]
     return events, commenters
 
 
-def check(scenario: dict[str, Any]) -> None:
+def check(scenario: dict[str, Any], window: Window) -> None:
     """The demo shows every shape it is meant to (a new seed could lose one)."""
     log = scenario["admin_log"]
     assert {e["action"] for e in log} == {
@@ -330,7 +348,7 @@ def check(scenario: dict[str, Any]) -> None:
     dates = [e["date"] for e in log]
     assert ids == sorted(set(ids))
     assert dates == sorted(set(dates))
-    assert dates[0] >= iso(START - timedelta(hours=48))
+    assert dates[0] >= iso(window.start - timedelta(hours=48))
     seen: dict[int, list[str]] = {}
     for e in log:
         seen.setdefault(e["user"]["id"], []).append(e["action"])
@@ -404,31 +422,81 @@ def render(scenario: dict[str, Any]) -> str:
     )
 
 
+def parse_start(text: str) -> datetime:
+    """``now`` (today, UTC) or a date ``YYYY-MM-DD``: the channel's first day, from midnight."""
+    if text == "now":
+        day = datetime.now(UTC).date()
+    else:
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected now or YYYY-MM-DD, got {text!r}") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Write the demo scenario for `tgstat replay` (shared/SCENARIO.md): a"
-        " 3-day channel with albums, a deleted post, removals, titled invite links and a"
-        " subscriber timeline. Deterministic: the same bytes every run.",
+        description="Write a demo scenario for `tgstat replay` (docs/scenario-format.md): a"
+        " channel with albums, a deleted post, removals, titled invite links and a subscriber"
+        " timeline. Deterministic for a given --start, --days, --posts and --seed. With no"
+        " option it rewrites examples/demo-channel.json (3 days from 2026-11-01); with"
+        " --start now the days are today's and the next ones, for a dry run of the served flow"
+        " on the wall clock (TGSTAT_REPLAY_SCENARIO).",
     )
     parser.add_argument(
-        "--out", type=Path, default=OUT, help=f"where to write it (default: {OUT.name} here)"
+        "--start",
+        type=parse_start,
+        default=START,
+        help="first day: now (today, UTC) or YYYY-MM-DD (default: 2026-11-01)",
+    )
+    parser.add_argument("--days", type=positive, default=DAYS, help=f"days (default {DAYS})")
+    parser.add_argument(
+        "--posts",
+        type=positive,
+        default=POSTS_PER_DAY,
+        help=f"posts a day, at most 840 (default {POSTS_PER_DAY})",
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"where to write it, - for stdout (default: {OUT.name} here, only for the"
+        " default demo)",
     )
     args = parser.parse_args(argv)
-    rng = random.Random(SEED)  # reproducible demo data, not secrets
-    admin_log, commenters = make_admin_log(rng)
+    window = Window(args.start, args.days, args.posts)
+    default_shape = (args.days, args.posts, args.seed) == (DAYS, POSTS_PER_DAY, SEED)
+    if args.out is None and (window != Window() or args.seed != SEED):
+        parser.error(f"give --out: {OUT.name} is the committed demo")
+    if args.posts > 14 * 60 or args.days * args.posts < 2 + ALBUMS + 1:
+        parser.error(f"--posts: 1 to 840 a day, and at least {2 + ALBUMS + 1} in all")
+    rng = random.Random(args.seed)  # reproducible demo data, not secrets
+    admin_log, commenters = make_admin_log(rng, window)
     scenario = {
-        "channel": {**CHANNEL, "subscribers": subscribers(admin_log)},
-        "start": iso(START),
-        "end": iso(END),
+        "channel": {**CHANNEL, "subscribers": subscribers(admin_log, window)},
+        "start": iso(window.start),
+        "end": iso(window.end),
         "interval_s": 300,
-        "posts": make_posts(rng, commenters),
+        "posts": make_posts(rng, commenters, window),
         "admin_log": admin_log,
     }
-    check(scenario)
+    if default_shape:  # other sizes and seeds may lack a shape or two
+        check(scenario, window)
     text = render(scenario)
     assert json.loads(text) == scenario
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out} ({len(text.encode())} bytes)")
+    if str(args.out) == "-":
+        sys.stdout.write(text)
+        return
+    out = args.out or OUT
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} ({len(text.encode())} bytes)")
 
 
 if __name__ == "__main__":

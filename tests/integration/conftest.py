@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 import urllib.parse
 import uuid
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.integration.processes import postmasters, wait_all_gone
 from tgstat.adapters.postgres import Pool, PostgresStatRepository
 from tgstat.app.database import embedded_server, open_pool, socket_url
 from tgstat.app.migrate import migrate
@@ -28,10 +30,30 @@ from tgstat.domain.errors import TgstatError
 TEMPLATE = f"tgstat_test_template_{os.getpid()}"
 
 
+_homes: list[Path] = []
+
+
 def private_home(name: str) -> Path:
-    """A fresh directory of this test session only (kept: the embedded server stops at exit,
-    after the fixtures are torn down)."""
-    return Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    """A fresh directory of this test session only (kept after the session, for its logs)."""
+    home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    _homes.append(home)
+    return home
+
+
+@pytest.fixture(name="nothing_left_running", scope="session", autouse=True)
+def _nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After every other fixture is torn down: no PostgreSQL runs in a directory of this
+    session. One left behind (a command killed before it could stop its server) is stopped,
+    and the session fails naming its directory, so nothing outlives a green run."""
+    yield
+    roots = [*_homes, tmp_path_factory.getbasetemp()]
+    left = [(pid, d) for pid, d in postmasters() if any(d.is_relative_to(r) for r in roots)]
+    for pid, _ in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)  # fast shutdown
+    assert wait_all_gone([pid for pid, _ in left], 10) == []
+    if left:
+        pytest.fail(f"PostgreSQL left running (now stopped) in {[str(d) for _, d in left]}")
 
 
 def with_database(url: str, database: str) -> str:
@@ -47,7 +69,7 @@ def _server_url() -> Iterator[str]:
     ``pytest-of-<user>`` root: another pytest session resets that root's permissions, which
     locked a running server (started as the ``pgserver`` user) out of its own data.
     """
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:  # the embedded server stops on the way out
         url = os.environ.get("TGSTAT_TEST_DATABASE_URL") or socket_url(
             stack.enter_context(embedded_server(private_home("tgstat-home"))),
             "postgres",
@@ -148,7 +170,7 @@ def repo_root() -> Path:
 def _prefect_api_url() -> Iterator[str]:
     """API URL (``.../api``) of a real Prefect server on the embedded PostgreSQL, per session."""
     try:
-        with local_prefect_server(private_home("prefect-home")) as url:
-            yield url
+        with local_prefect_server(private_home("prefect-home")) as server:
+            yield server.api_url
     except TgstatError as e:
         pytest.exit(f"integration tests need a Prefect server: {e}", returncode=3)

@@ -141,6 +141,22 @@ class TestUsageErrors:
         assert done.stderr.startswith("tgstat: error: ")
         assert message in done.stderr
 
+    def test_help_imports_no_prefect(self) -> None:
+        code = (
+            "import sys; from tgstat.cli import build_parser; build_parser();"
+            " print(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'telethon')))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == "[]"
+
+    @pytest.mark.parametrize("args", [("serve",), ("db", "serve"), ("doctor",)])
+    def test_command_help(self, args: tuple[str, ...]) -> None:
+        done = run_tgstat(*args, "--help", env=clean_env())
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"usage: tgstat {' '.join(args)}")
+
     def test_serve_entry_point_helps(self) -> None:
         done = run_module("tgstat.flows.serve", "--help", env=clean_env())
         assert done.returncode == 0, done.stderr

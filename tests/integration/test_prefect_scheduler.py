@@ -14,6 +14,7 @@ import pytest
 
 from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
 from tgstat.app.prefect_server import PrefectServerError, free_port, local_prefect_server
+from tgstat.app.supervisor import PortInUseError
 from tgstat.domain.horizons import Horizon
 from tgstat.domain.ids import ChannelId, PostId
 from tgstat.domain.planning import FollowUp
@@ -177,7 +178,8 @@ class TestErrors:
 
 
 class TestLocalPrefectServer:
-    """Starting the local server fails fast and names the log."""
+    """Starting the local server fails fast: a busy port before anything starts, a server
+    that dies with the reason from its log."""
 
     def test_a_busy_port_is_a_clear_error(self, tmp_path: Path) -> None:
         with socket.socket() as busy:
@@ -185,8 +187,20 @@ class TestLocalPrefectServer:
             busy.listen()
             port = busy.getsockname()[1]
             with (
-                pytest.raises(PrefectServerError, match=f"Port {port} is already in use") as e,
+                pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is already in use"),
                 local_prefect_server(tmp_path, port=port),
             ):
                 pass
+        assert not (tmp_path / "pg").exists()  # nothing started
+
+    def test_a_server_that_dies_names_its_log(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PREFECT_SERVER_LOGGING_LEVEL", "NOPE")  # its settings fail to load
+        with (
+            pytest.raises(PrefectServerError, match="exited with code") as e,
+            local_prefect_server(tmp_path),
+        ):
+            pass
         assert str(tmp_path / "prefect" / "server.log") in str(e.value)
+        assert "validation error" in str(e.value)

@@ -167,20 +167,22 @@ class TestServed:
             PREFECT_API_URL=prefect_api_url,
             PREFECT_RUNNER_POLL_FREQUENCY="1",
         )
-        served = subprocess.Popen(
-            [sys.executable, "-m", "tgstat.flows.serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        log = tmp_path / "runner.log"
+        with log.open("wb") as out:  # a file, not a pipe nobody reads: the runner never blocks
+            served = subprocess.Popen(
+                [sys.executable, "-m", "tgstat.flows.serve"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             followup_id = asyncio.run(self._schedule(prefect_api_url, seconds_ahead=3))
             stale_id = asyncio.run(self._stale_run(prefect_api_url))
             states = self._wait_final(prefect_api_url, [followup_id, stale_id], timeout=120)
-            assert states[followup_id] == ("COMPLETED", "Completed")
-            assert states[stale_id] == ("COMPLETED", "Skipped")
+            runner_log = log.read_text(errors="replace")[-4000:]
+            assert states[followup_id] == ("COMPLETED", "Completed"), runner_log
+            assert states[stale_id] == ("COMPLETED", "Skipped"), runner_log
             assert db.execute("SELECT count(*) FROM stat_post").fetchone() == (2,)
         finally:
             os.killpg(served.pid, signal.SIGINT)

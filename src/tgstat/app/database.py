@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import logging
 import os
+import subprocess
+import threading
 import urllib.parse
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -13,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import conninfo, sql
 from psycopg_pool import AsyncConnectionPool
 
 from tgstat.adapters.postgres import Pool
 from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
 from tgstat.ports.repository import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "tgstat"
 CONNECT_TIMEOUT_S = 5
@@ -43,6 +49,12 @@ def socket_url(socket_dir: Path, database: str) -> str:
     """libpq/dbmate URL of a server listening only on a unix socket in ``socket_dir``."""
     host = urllib.parse.quote(str(socket_dir), safe="/")
     return f"postgresql://postgres@/{database}?host={host}&sslmode=disable"
+
+
+def socket_path(url: str) -> Path:
+    """The unix socket file of a ``socket_url`` (``<dir>/.s.PGSQL.<port>``)."""
+    params = conninfo.conninfo_to_dict(url)
+    return Path(str(params["host"])) / f".s.PGSQL.{params.get('port') or 5432}"
 
 
 def _prune_dead_holders(pgdata: Path) -> None:
@@ -73,12 +85,19 @@ def _is_alive(pid: int) -> bool:
     return True
 
 
+_holds: dict[Path, int] = {}
+"""How many ``embedded_server`` blocks of this process hold each data directory."""
+_holds_lock = threading.Lock()
+
+
 @contextmanager
 def embedded_server(home: Path) -> Iterator[Path]:
     """Start (or join) the embedded PostgreSQL in ``home/pg``; yield its socket directory.
 
     Concurrent callers, in this process or others, share one server: pgserver serialises
-    start-up with an inter-process lock, and the last process to leave stops the server.
+    start-up with an inter-process lock. When the outermost block of this process ends, the
+    process leaves the server at once (not at interpreter exit), and the last process to
+    leave stops it; holders that died without leaving (SIGKILL) are forgotten first.
     """
     home.mkdir(parents=True, exist_ok=True)
     pgdata = (home / "pg").resolve()
@@ -95,15 +114,40 @@ def embedded_server(home: Path) -> Iterator[Path]:
                 # two first starts at once raced on it; the data is initialised (initdb) only
                 # when PG_VERSION is missing, under the lock, so an empty directory is fine.
                 pgdata.mkdir(exist_ok=True)
-            server = get_server(pgdata, cleanup_mode="stop")
+            with _holds_lock:
+                server = get_server(pgdata, cleanup_mode="stop")
+                _holds[pgdata] = _holds.get(pgdata, 0) + 1
     except Exception as e:
         raise EmbeddedServerError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {type(e).__name__}: {e}"
             f" (see {pgdata / 'log'})"
         ) from e
-    uri = urllib.parse.urlsplit(server.get_uri())
-    socket_dir = Path(urllib.parse.parse_qs(uri.query)["host"][0])
-    yield socket_dir
+    try:
+        uri = urllib.parse.urlsplit(server.get_uri())
+        yield Path(urllib.parse.parse_qs(uri.query)["host"][0])
+    finally:
+        with _holds_lock:
+            _holds[pgdata] -= 1
+            if _holds[pgdata] == 0:
+                del _holds[pgdata]
+                _leave(server, pgdata)
+
+
+def _leave(server: Any, pgdata: Path) -> None:
+    """Take this process off the server's holders now; the last holder stops the server."""
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        _prune_dead_holders(pgdata)
+    try:
+        server._cleanup()  # pg_ctl stop when no other live process holds the server
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        log.warning("could not stop the embedded PostgreSQL in %s: %s", pgdata, e)
+    finally:
+        # the next block starts afresh (pgserver would hand back this instance, no longer
+        # registered as a holder), and nothing is left to clean up at exit
+        atexit.unregister(server._cleanup)
+        PostgresServer._instances.pop(pgdata, None)
 
 
 def ensure_database(admin_url: str, database: str) -> None:

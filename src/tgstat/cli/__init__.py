@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tgstat.cli import collection, lake, report, serve, sessions
+from tgstat.cli import collection, db, doctor, lake, report, serve, sessions
 from tgstat.cli.errors import EXIT_ERROR, Command, Parser, run_command
 
 __all__ = ["EXIT_ERROR", "Command", "Parser", "build_parser", "main", "run_command"]
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.register(sub)
     lake.register(sub)
     report.register(sub)
+    db.register(sub)
+    doctor.register(sub)
     return parser
 
 

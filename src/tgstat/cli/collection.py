@@ -77,6 +77,7 @@ def collect_run(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(url: str) -> list[Outcome]:
         async with bootstrap(settings, url) as app:
+            await register_dry_run(settings, app)
             return await run_collection(settings, app, args.channel, args.phone)
 
     with database_url(settings) as url:
@@ -84,3 +85,33 @@ def collect_run(args: argparse.Namespace, settings: Settings) -> int:
     print(summary(outcomes))
     raise_for_failures(outcomes)
     return 0
+
+
+async def register_dry_run(settings: Settings, app: Any) -> None:
+    """In a dry run (TGSTAT_REPLAY_SCENARIO), make sure the scenario's channel is configured,
+    so that ``collect`` and ``serve`` answer from it without a ``tgstat replay`` first."""
+    if settings.replay_scenario is None:
+        return
+    from tgstat.adapters.replay import Scenario
+    from tgstat.app.replay import register
+
+    scenario = Scenario.load(settings.replay_scenario)
+    await register(app.repository, scenario)
+    print(
+        f"dry run: {scenario.channel.title!r} answers from {settings.replay_scenario}"
+        " on the wall clock",
+        flush=True,
+    )
+
+
+def ensure_dry_run_channel(settings: Settings, url: str) -> None:
+    """``register_dry_run`` for commands without an event loop of their own."""
+    if settings.replay_scenario is None:
+        return
+    from tgstat.app.bootstrap import bootstrap
+
+    async def run() -> None:
+        async with bootstrap(settings, url, migrated=False) as app:
+            await register_dry_run(settings, app)
+
+    asyncio.run(run())

@@ -1,51 +1,130 @@
-"""``tgstat serve``: serve ``tg-collect`` every 300 s, with a local Prefect server when
-PREFECT_API_URL is unset."""
+"""``tgstat serve``: serve ``tg-collect`` every 300 s and ``lake-etl`` daily, with a local
+Prefect server unless PREFECT_API_URL names one.
+
+One process tree: this process holds the embedded PostgreSQL (when it is the database) and
+supervises the local Prefect server and the runner (``python -m tgstat.flows.serve``), each
+in a process group of its own. SIGTERM, SIGINT or SIGHUP stops the runner first (runs in
+flight are cancelled through the API while it is still up), then the Prefect server, then
+the embedded PostgreSQL: all within 15 s.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import signal
 import subprocess
-import sys
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from tgstat.app.settings import Settings
+from tgstat.domain.errors import TgstatError
+
+if TYPE_CHECKING:
+    from tgstat.app.supervisor import StopSignals
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+RUNNER_MODULE = "tgstat.flows.serve"
+RUNNER_STOP_S = 8.0
+_POLL_S = 0.5
+
+
+class ServeError(TgstatError):
+    """Raised when serving cannot start, or a part of it (runner, Prefect server) dies."""
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {port}")
+    return port
 
 
 def register(sub: Any) -> None:
     """Add ``serve`` to the ``tgstat`` subparsers ``sub``."""
     p = sub.add_parser(
-        "serve", help="serve tg-collect every 300 s (starts a local Prefect server if needed)"
+        "serve",
+        help="serve tg-collect every 300 s and lake-etl daily (a local Prefect server unless"
+        " PREFECT_API_URL is set)",
+        description="Serve tg-collect every 300 s and lake-etl daily in one process tree."
+        " Without PREFECT_API_URL a local Prefect server (UI and API) is started on"
+        " --host:--port; SIGTERM, SIGINT or SIGHUP stops everything.",
     )
-    p.add_argument("--port", type=int, default=4200, help="local Prefect server port")
+    p.add_argument("--host", help=f"local Prefect server address (default {DEFAULT_HOST})")
+    p.add_argument(
+        "--port", type=port_number, help=f"local Prefect server port (default {DEFAULT_PORT})"
+    )
     p.set_defaults(run=serve_run)
 
 
 def serve_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.prefect_api_url is not None:
-        from tgstat.flows import serve  # imports prefect: only when serving
+    from tgstat.app.database import database_url
+    from tgstat.app.migrate import migrate
+    from tgstat.app.prefect_server import local_prefect_server, serving
+    from tgstat.app.supervisor import Stopped, StopSignals, check_port_free
+    from tgstat.cli.collection import ensure_dry_run_channel
+    from tgstat.flows.serve import require_prefect  # no Prefect import: an HTTP check
 
-        serve.serve(settings)
-        return 0
-    from tgstat.app.prefect_server import local_prefect_server
-
-    with local_prefect_server(settings.home, port=args.port) as api_url:
-        print(
-            f"Prefect server and UI at {api_url.removesuffix('/api')}; serving tg-collect"
-            " every 300 s. Ctrl-C stops both.",
-            flush=True,
-        )
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tgstat.flows.serve"],
-            env={**os.environ, "PREFECT_API_URL": api_url},
-        )
+    host, port = args.host or DEFAULT_HOST, args.port or DEFAULT_PORT
+    with StopSignals().installed() as stop, contextlib.ExitStack() as stack:
         try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-            raise
+            if settings.prefect_api_url is not None:
+                if args.host is not None or args.port is not None:
+                    raise ServeError(
+                        "--host and --port start a local Prefect server, but PREFECT_API_URL"
+                        f" is set ({settings.prefect_api_url}): unset one or the other"
+                    )
+                api_url, server = require_prefect(settings), None
+            else:
+                check_port_free(host, port, "another Prefect server?")
+            url = stack.enter_context(database_url(settings))  # held while serving
+            migrate(url)
+            ensure_dry_run_channel(settings, url)
+            stop.check()
+            if settings.prefect_api_url is None:
+                local = stack.enter_context(
+                    local_prefect_server(settings.home, host=host, port=port, interrupt=stop.check)
+                )
+                api_url, server = local.api_url, local.process
+                _say(f"Prefect UI at {local.ui_url}, API at {api_url}")
+            stack.enter_context(serving(settings.home, api_url))
+            return _supervise(stack, stop, api_url, server)
+        except Stopped as e:
+            _say(f"{e.signal.name}: stopping")
+    _say("stopped")
+    return 0
+
+
+def _say(text: str) -> None:
+    # after SIGHUP the terminal may be gone: stopping matters more than saying so
+    with contextlib.suppress(OSError):
+        print(f"tgstat serve: {text}", flush=True)
+
+
+def _supervise(
+    stack: contextlib.ExitStack,
+    stop: StopSignals,
+    api_url: str,
+    server: subprocess.Popen[bytes] | None,
+) -> int:
+    """Run the runner until a stop signal (raised as Stopped) or until a part dies."""
+    from tgstat.app.supervisor import spawn_module, stop_child
+
+    runner = spawn_module(RUNNER_MODULE, {**os.environ, "PREFECT_API_URL": api_url})
+    stack.callback(stop_child, runner, RUNNER_STOP_S)  # first out: before the server
+    _say("serving tg-collect every 300 s and lake-etl daily; SIGTERM or Ctrl-C stops everything")
+    while True:
+        stop.check()
+        if runner.poll() is not None:
+            raise ServeError(f"the runner ({RUNNER_MODULE}) exited with code {runner.returncode}")
+        if server is not None and server.poll() is not None:
+            raise ServeError(
+                f"the local Prefect server exited with code {server.returncode}"
+                " (see TGSTAT_HOME/prefect/server.log)"
+            )
+        time.sleep(_POLL_S)

@@ -1,14 +1,19 @@
-"""``python -m tgstat.flows.serve``: serve the ``tg-collect`` deployment every 300 s.
+"""``python -m tgstat.flows.serve``: serve ``tg-collect`` (every 300 s) and ``lake-etl``
+(daily) in one runner on the Prefect server of PREFECT_API_URL.
 
 Needs PREFECT_API_URL: without it Prefect silently serves against a throwaway server whose
 scheduler never fires. ``tgstat serve`` (``just serve``) starts a local server first.
+SIGTERM, SIGINT and SIGHUP stop the runner: runs in flight are cancelled through the API.
+
+This module imports no Prefect (``tgstat serve`` checks the server with it); the runner is
+in ``tgstat.flows.serve.runner`` and the deployments in ``tgstat.flows.serve.deployments``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 
@@ -42,34 +47,25 @@ def require_prefect(settings: Settings) -> str:
     return url
 
 
-def serve(settings: Settings) -> None:
-    """Serve ``tg-collect`` every 300 s on the Prefect server of PREFECT_API_URL."""
-    require_prefect(settings)
-    from tgstat.flows.tg_collect_flow import DEPLOYMENT_NAME, INTERVAL, tg_collect
-
-    tg_collect.serve(
-        name=DEPLOYMENT_NAME,
-        interval=INTERVAL,
-        tags=["tgstat"],
-        description="Telegram channel statistics: one collection cycle of every channel.",
-    )
+Deployments = Callable[[Settings], Sequence[Any]]
+"""Builds the RunnerDeployments to serve from the settings."""
 
 
-def run(_args: argparse.Namespace, settings: Settings) -> int:
-    serve(settings)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main(deployments: Deployments, argv: Sequence[str] | None = None) -> int:
+    """The entry point: a TgstatError is one line and exit 2; a stop signal exits 0."""
     from tgstat.cli.errors import Parser, run_command
 
     parser = Parser(
         prog="python -m tgstat.flows.serve",
-        description="Serve the tg-collect deployment every 300 s on the Prefect server of"
-        " PREFECT_API_URL.",
+        description="Serve tg-collect every 300 s and lake-etl daily in one runner on the"
+        " Prefect server of PREFECT_API_URL, until SIGTERM, SIGINT or SIGHUP.",
     )
+
+    def run(_args: argparse.Namespace, settings: Settings) -> int:
+        require_prefect(settings)
+        from tgstat.flows.serve.runner import serve_until_stopped
+
+        serve_until_stopped(deployments(settings))
+        return 0
+
     return run_command(run, parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The checks of ``tgstat doctor`` outside the database: Prefect, the lake, the secret key."""
+
+from __future__ import annotations
+
+import stat
+import uuid
+import zoneinfo
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import fsspec
+import httpx
+
+from tgstat.app.doctor.model import Check, Verdict
+from tgstat.app.prefect_server import served_api_url
+from tgstat.app.secrets import KEY_FILE, MissingSecretKeyError, sealer
+from tgstat.app.settings import Settings
+from tgstat.ports.secrets import SecretKeyError
+
+COLLECT, LAKE_ETL = "tg-collect", "lake-etl"
+ETL_LATE_AFTER = timedelta(hours=1)
+"""Yesterday counts as not flattened from 01:00 on (the daily job runs at 00:15)."""
+SHOWN_DAYS = 3
+
+
+def prefect_check(settings: Settings) -> Check:
+    """PREFECT_API_URL (or the server of a running ``tgstat serve``) answers, and serves
+    ``tg-collect`` and ``lake-etl`` (deployments whose runner polls: status READY)."""
+    url = settings.prefect_api_url or served_api_url(settings.home)
+    if url is None:
+        return Check(
+            "prefect",
+            Verdict.WARN,
+            "PREFECT_API_URL is unset and no `tgstat serve` runs: nothing collects on a"
+            " schedule and follow-ups stay pending",
+        )
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=5) as http:
+            http.get("/health").raise_for_status()
+            answer = http.post(
+                "/deployments/filter",
+                json={"deployments": {"name": {"any_": [COLLECT, LAKE_ETL]}}},
+            )
+            answer.raise_for_status()
+            status = {d["name"]: d.get("status") for d in answer.json()}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+        return Check("prefect", Verdict.FAIL, f"cannot reach the Prefect server at {url}: {e}")
+    if status.get(COLLECT) is None:
+        return Check("prefect", Verdict.FAIL, f"{url}: {COLLECT} is not deployed: `tgstat serve`")
+    idle = [name for name, s in sorted(status.items()) if s != "READY"]
+    if COLLECT in idle:
+        return Check("prefect", Verdict.FAIL, f"{url}: {COLLECT} is deployed but nothing serves it")
+    missing = [] if LAKE_ETL in status else [f"{LAKE_ETL} not deployed"]
+    notes = missing + [f"{name} not served" for name in idle]
+    if notes:
+        return Check("prefect", Verdict.WARN, f"{url}: {COLLECT} served; {', '.join(notes)}")
+    return Check("prefect", Verdict.OK, f"{url}: {COLLECT} and {LAKE_ETL} served")
+
+
+def lake_check(settings: Settings, now: datetime) -> Check:
+    """The lake root takes a file (written and removed), and every finished raw day has its
+    Parquet."""
+    root = settings.lake_root
+    try:
+        fs, path = fsspec.core.url_to_fs(root)
+        fs.makedirs(path, exist_ok=True)
+        probe = f"{path.rstrip('/')}/.tgstat-doctor-{uuid.uuid4().hex}"
+        fs.pipe_file(probe, b"")
+        fs.rm(probe)
+        raw = _days(fs, f"{path.rstrip('/')}/raw/telegram")
+        flat = _days(fs, f"{path.rstrip('/')}/enriched/telegram")
+    except (OSError, ValueError, ImportError) as e:
+        return Check("lake", Verdict.FAIL, f"{root} is not writable: {type(e).__name__}: {e}")
+    local = now.astimezone(zoneinfo.ZoneInfo(settings.lake_tz))
+    finished = (local - ETL_LATE_AFTER).date() - timedelta(days=1)
+    behind = sorted(day for day in raw - flat if day <= finished.isoformat())
+    if behind:
+        shown = ", ".join(behind[:SHOWN_DAYS]) + (", ..." if len(behind) > SHOWN_DAYS else "")
+        return Check(
+            "lake",
+            Verdict.WARN,
+            f"{root}: writable; {len(behind)} raw days not flattened ({shown}):"
+            " `tgstat lake etl --date YYYY-MM-DD`",
+        )
+    return Check("lake", Verdict.OK, f"{root}: writable, {len(raw)} raw days, all flattened")
+
+
+def _days(fs: fsspec.AbstractFileSystem, directory: str) -> set[str]:
+    if not fs.exists(directory):
+        return set()
+    names = (str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(directory, detail=False))
+    return {n.removeprefix("context_date=") for n in names if n.startswith("context_date=")}
+
+
+def secret_key_check(settings: Settings, sealed: Sequence[tuple[bytes, bytes | None]]) -> Check:
+    """The key is there (TGSTAT_SECRET_KEY, or the key file: never created here) and opens
+    every stored (api_hash, session file) pair of ``sealed``."""
+    key_file = settings.home / KEY_FILE
+    try:
+        seal = sealer(settings)  # may_create=False: a missing file is an error, not a new key
+        for api_hash, session in sealed:
+            seal.open(api_hash)
+            if session is not None:
+                seal.open(session)
+    except MissingSecretKeyError as e:
+        if not sealed:
+            return Check("secret key", Verdict.OK, "none yet (made on first use), nothing sealed")
+        return Check("secret key", Verdict.FAIL, f"{e} ({len(sealed)} stored sessions)")
+    except SecretKeyError as e:
+        return Check("secret key", Verdict.FAIL, str(e))
+    origin = "TGSTAT_SECRET_KEY" if settings.secret_key is not None else str(key_file)
+    detail = f"{origin}: opens the {len(sealed)} stored sessions"
+    if settings.secret_key is None and _readable_by_others(key_file):
+        return Check("secret key", Verdict.WARN, f"{detail}; readable by others: chmod 600")
+    return Check("secret key", Verdict.OK, detail)
+
+
+def _readable_by_others(path: Path) -> bool:
+    return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
