@@ -17,7 +17,7 @@ from prefect.schedules import Cron
 
 from tgstat.app.lake import describe, etl_day, lake_store
 from tgstat.app.settings import Settings
-from tgstat.flows.serve import PrefectNotConfiguredError
+from tgstat.flows.prefect_api import PrefectNotConfiguredError
 from tgstat.services.lake_etl import run_etl
 
 FLOW_NAME = DEPLOYMENT_NAME = "lake-etl"

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
-from prefect import Flow
 from prefect.schedules import Cron
 
 from tgstat.app.settings import Settings
 from tgstat.flows import lake_etl_flow, tg_collect_flow
-
-
-@attrs.frozen
-class Served:
-    """A flow and how it is deployed (the keyword arguments of ``Runner.aadd_flow``)."""
-
-    flow: Flow[Any, Any]
-    options: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return str(self.options["name"])
+from tgstat.flows.serve.runner import Served
 
 
 def deployments(settings: Settings) -> list[Served]:

@@ -15,18 +15,29 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
+import attrs
+from prefect import Flow
 from prefect.runner import Runner
-
-if TYPE_CHECKING:
-    from tgstat.flows.serve.deployments import Served
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOP_GRACE_S = 6.0
 RUNNER_NAME = "tgstat"
 
 log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Served:
+    """A flow and how it is deployed (the keyword arguments of ``Runner.aadd_flow``)."""
+
+    flow: Flow[Any, Any]
+    options: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.options["name"])
 
 
 def serve_until_stopped(deployments: Sequence[Served]) -> None:
