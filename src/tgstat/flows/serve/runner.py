@@ -73,10 +73,12 @@ async def _serve(deployments: Sequence[Served]) -> None:
     log.info("%s: stopping the runner", received[0].name)
     try:
         async with asyncio.timeout(STOP_GRACE_S):
-            await runner.astop()  # cancels the runs in flight through the API
-            await running
+            if runner.started:  # else still starting: no run can be in flight
+                await runner.astop()  # cancels the runs in flight through the API
+                await running
     except TimeoutError:
         log.warning("the runner did not stop within %.0f s; leaving anyway", STOP_GRACE_S)
+    finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
