@@ -21,6 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from demo_admin_log import make_admin_log, subscribers
+from demo_shape import ALBUMS, check, iso, render
+
 SEED = 20261101
 OUT = Path(__file__).resolve().parent / "demo-channel.json"
 
@@ -30,9 +33,6 @@ DAYS = 3
 POSTS_PER_DAY = 20
 FIRST_POST_ID = 1201
 FIRST_COMMENT_ID = 8001
-FIRST_EVENT_ID = 3_400_000_001
-EVENTS_BEFORE_START = 8
-EVENTS_PER_3_DAYS = 292
 
 EMOJI = (("👍", 0.5), ("❤", 0.25), ("🔥", 0.15), ("😁", 0.10))
 CUSTOM_EMOJI = ("5368324170671202286", "5377305978079288312", "5420315771991497307")
@@ -56,21 +56,8 @@ TOPICS = (
     "Short tip",
     "Event announcement",
 )
-FIRST_NAMES = ("Ann", "Boris", "Chen", "Dana", "Emil", "Farah", "Gleb", "Hana", "Ivan", "Jule")
-LAST_NAMES = ("Lee", "Novak", "Ito", "Moreau", "Petrov", "Silva", "Khan", "Berg")
 COMMENT_CHANNELS = (1888000011, 1888000042, 1888000077)
-ALBUMS = 3
-"""Posts that become albums: 2-4 photo/video messages sharing one grouped_id."""
 FIRST_GROUPED_ID = 13_571_113_171_923_000
-INVITE_LINKS = (
-    ("https://t.me/+Xs9mQ2aLk3Bh", "Spring ads"),
-    ("https://t.me/+pT7vNc1Ke0Jw", "Partner: Data Weekly"),
-    ("https://t.me/+Zr4bHf8Wd2Qs", None),
-)
-FOLDER_LINK = ("https://t.me/+Fo1derN3wsAb", None)
-"""The channel's link inside a shared chat folder: joins through it are ``via_chatlist``."""
-SUBSCRIBERS_BEFORE = 12_480
-"""The subscriber count before the admin log's window; later ones follow the log."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +71,6 @@ class Window:
     @property
     def end(self) -> datetime:
         return self.start + timedelta(days=self.days)
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reach(hours: float) -> float:
@@ -220,206 +203,6 @@ def album_message(
         "views": timeline(date, times, int(views * (0.9 - 0.08 * n))),
         "discussion": False,
     }
-
-
-def profile(rng: random.Random, user_id: int) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "first_name": rng.choice(FIRST_NAMES),
-        "last_name": rng.choice(LAST_NAMES) if rng.random() < 0.5 else None,
-        "username": f"user{user_id % 100000}" if rng.random() < 0.6 else None,
-        "premium": rng.random() < 0.12,
-        "scam": False,
-        "verified": rng.random() < 0.01,
-        "phone": None,
-    }
-
-
-def invite(rng: random.Random, action: str) -> dict[str, Any] | None:
-    """The link of a join: a titled or untitled invite link, now and then the chat folder
-    one; a join request has no link at all 40% of the time (the public username)."""
-    if action == "join_by_request" and rng.random() < 0.4:
-        return None
-    folder = action == "join_by_invite" and rng.random() < 0.1
-    link, title = FOLDER_LINK if folder else rng.choice(INVITE_LINKS)
-    return {"link": link, "title": title, "via_chatlist": folder}
-
-
-def subscribers(log: list[dict[str, Any]], window: Window) -> list[list[Any]]:
-    """The count on the hour, from the log's joins and exits, as getFullChannel reports it."""
-    points: list[list[Any]] = [[iso(window.start - timedelta(days=3)), SUBSCRIBERS_BEFORE]]
-    count, events = SUBSCRIBERS_BEFORE, iter(log)
-    pending = next(events, None)
-    hour = window.start - timedelta(hours=48)
-    while hour <= window.end:
-        while pending is not None and pending["date"] <= iso(hour):
-            count += -1 if pending["action"] in ("leave", "kick") else 1
-            pending = next(events, None)
-        if count != points[-1][1]:
-            points.append([iso(hour), count])
-        hour += timedelta(hours=1)
-    return points
-
-
-def event_times(rng: random.Random, window: Window) -> list[datetime]:
-    start = window.start
-    before = [
-        start - timedelta(seconds=rng.randint(3600, 46 * 3600)) for _ in range(EVENTS_BEFORE_START)
-    ]
-    hours = list(range(24))
-    hour_weights = [1 if h < 7 else 4 if h < 19 else 3 for h in hours]
-    inside = [
-        start
-        + timedelta(days=rng.randrange(window.days), hours=rng.choices(hours, hour_weights)[0])
-        + timedelta(seconds=rng.randrange(3600))
-        for _ in range(round(EVENTS_PER_3_DAYS * window.days / 3))
-    ]
-    out: list[datetime] = []
-    for t in sorted(before + inside):
-        out.append(max(t, out[-1] + timedelta(seconds=1)) if out else t)
-    return out
-
-
-def make_admin_log(rng: random.Random, window: Window) -> tuple[list[dict[str, Any]], list[int]]:
-    """~300 events and the ids of users who may comment."""
-    events: list[dict[str, Any]] = []
-    profiles: dict[int, dict[str, Any]] = {}
-    members: dict[int, datetime] = {}  # joined in the log window, still in
-    gone: dict[int, datetime] = {}  # left, may come back
-    next_user = iter(rng.sample(range(5_100_000_000, 6_900_000_000), 2000))
-    event_id = FIRST_EVENT_ID
-
-    def new_user() -> int:
-        uid = next(next_user)
-        profiles[uid] = profile(rng, uid)
-        return uid
-
-    for t in event_times(rng, window):
-        r = rng.random()
-        settled = [u for u, at in members.items() if t - at > timedelta(minutes=20)]
-        returning = [u for u, at in gone.items() if t - at > timedelta(hours=1)]
-        if r < 0.10:  # an old subscriber (joined before the log window) leaves
-            uid, action = new_user(), "leave"
-            gone[uid] = t
-        elif r < 0.25 and settled:  # a member leaves, or now and then an admin removes one
-            uid, action = rng.choice(settled), rng.choices(("leave", "kick"), (4, 1))[0]
-            del members[uid]
-            gone[uid] = t
-        elif r < 0.33 and returning:
-            uid = rng.choice(returning)
-            action = rng.choices(("join", "join_by_invite", "join_by_request"), (45, 40, 15))[0]
-            del gone[uid]
-            members[uid] = t
-            p = profiles[uid] = dict(profiles[uid])
-            if rng.random() < 0.3:
-                p["username"] = f"{p['first_name'].lower()}_{uid % 1000}"
-            if rng.random() < 0.15:
-                p["premium"] = not p["premium"]
-        else:
-            uid = new_user()
-            action = rng.choices(
-                ("join", "join_by_invite", "join_by_request", "invite"), (50, 25, 12, 13)
-            )[0]
-            if action == "invite" and rng.random() < 0.15:  # an admin adds a bot
-                profiles[uid].update(bot=True, username=f"helper{uid % 1000}_bot", premium=False)
-            members[uid] = t
-        event = {"id": event_id, "date": iso(t), "action": action}
-        if action in ("join_by_invite", "join_by_request"):
-            event["invite"] = invite(rng, action)
-        events.append({**event, "user": profiles[uid]})
-        event_id += rng.randint(1, 4)
-    commenters = rng.sample(sorted(members), min(30, len(members)))
-    commenters += [new_user() for _ in range(10)]
-    return events, commenters
-
-
-def check(scenario: dict[str, Any], window: Window) -> None:
-    """The demo shows every shape it is meant to (a new seed could lose one)."""
-    log = scenario["admin_log"]
-    assert {e["action"] for e in log} == {
-        "join",
-        "join_by_invite",
-        "join_by_request",
-        "invite",
-        "leave",
-        "kick",
-    }
-    ids = [e["id"] for e in log]
-    dates = [e["date"] for e in log]
-    assert ids == sorted(set(ids))
-    assert dates == sorted(set(dates))
-    assert dates[0] >= iso(window.start - timedelta(hours=48))
-    seen: dict[int, list[str]] = {}
-    for e in log:
-        seen.setdefault(e["user"]["id"], []).append(e["action"])
-    rejoins = [a for a in seen.values() if "leave" in a[1:-1] and a[0] != "leave"]
-    assert any(a[-1] in ("join_by_invite", "join_by_request") for a in rejoins)
-    assert any(a == ["leave"] for a in seen.values())
-    assert any(a[0] != "leave" and "kick" in a for a in seen.values())
-    invites = [e.get("invite") for e in log if e["action"] == "join_by_request"]
-    assert None in invites
-    assert any(invites)
-    links = [e["invite"] for e in log if e["action"] == "join_by_invite"]
-    assert any(i["title"] for i in links)
-    assert any(i["via_chatlist"] for i in links)
-    assert any(e["user"].get("bot") for e in log)
-    posts = scenario["posts"]
-    assert [p["id"] for p in posts] == sorted(p["id"] for p in posts)
-    assert any(p.get("discussion") is False for p in posts)
-    albums: dict[int, list[dict[str, Any]]] = {}
-    for p in posts:
-        if "grouped_id" in p:
-            albums.setdefault(p["grouped_id"], []).append(p)
-    assert len(albums) == ALBUMS
-    assert all(len(a) >= 2 and len({p["date"] for p in a}) == 1 for a in albums.values())
-    assert sum("deleted_at" in p for p in posts) == 1
-    senders = ("user_id", "channel_id", "anonymous")
-    kinds = {
-        next((k for k in senders if k in c), "none") for p in posts for c in p.get("comments", [])
-    }
-    assert kinds == {*senders, "none"}
-    for p in posts:
-        comments = p.get("comments", [])
-        cids = [c["id"] for c in comments]
-        assert cids == sorted(set(cids))
-        assert all(p["date"] < c["date"] < p.get("deleted_at", "~") for c in comments)
-    counts = [n for _, n in scenario["channel"]["subscribers"]]
-    assert min(counts) > 0
-
-
-def render(scenario: dict[str, Any]) -> str:
-    """Readable JSON: one line per channel field, post field and admin-log event; the
-    subscriber timeline six points a line."""
-
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    channel = scenario["channel"]
-    points = [dump(p) for p in channel["subscribers"]]
-    rows = [", ".join(points[i : i + 6]) for i in range(0, len(points), 6)]
-    fields = [f"{dump(k)}: {dump(v)}" for k, v in channel.items() if k != "subscribers"]
-    fields.append('"subscribers": [' + ",\n    ".join(rows) + "]")
-    head = [' "channel": {' + ",\n  ".join(fields) + "},"]
-    head += [f" {dump(k)}: {dump(scenario[k])}," for k in ("start", "end", "interval_s")]
-    posts = []
-    for p in scenario["posts"]:
-        fields = [f"{dump(k)}: {dump(v)}" for k, v in p.items()]
-        posts.append("  {" + ",\n   ".join(fields) + "}")
-    events = [f"  {dump(e)}" for e in scenario["admin_log"]]
-    return "\n".join(
-        [
-            "{",
-            *head,
-            ' "posts": [',
-            ",\n".join(posts),
-            " ],",
-            ' "admin_log": [',
-            ",\n".join(events),
-            " ]",
-            "}",
-            "",
-        ]
-    )
 
 
 def parse_start(text: str) -> datetime:
