@@ -1,4 +1,4 @@
-"""The rows of the lake's two tables (DESIGN.md 6): ``telegram``, one per message update,
+"""The rows of the lake's two tables (docs/design.md 6): ``telegram``, one per message update,
 and ``telegram_event``, one per other update (pure).
 
 Column values use the Bot API's own names; NULL (None) means Telegram did not say.

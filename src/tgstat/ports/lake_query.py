@@ -1,5 +1,5 @@
 """The lake query port: SQL over the enriched tables ``telegram`` and ``telegram_event``
-and the view ``messages`` (DESIGN.md 6)."""
+and the view ``messages`` (docs/design.md 6)."""
 
 from __future__ import annotations
 
