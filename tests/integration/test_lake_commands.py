@@ -130,6 +130,8 @@ class TestLakeEtlFlow:
             "malformed": 0,
             "skipped": 0,
             "quarantined": ["99.json"],
+            "ignored": [],
+            "swept": [],
             "path": f"{lake_env}/enriched/telegram/context_date=2026-11-20/part-0.parquet",
             "events_path": (
                 f"{lake_env}/enriched/telegram_event/context_date=2026-11-20/part-0.parquet"

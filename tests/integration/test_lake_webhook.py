@@ -204,6 +204,7 @@ class TestStoring:
             "received": 2,
             "stored": 1,
             "duplicates": 1,
+            "invalid": 0,
             "dropped": 0,
             "dropped_by_kind": {},
             "kept_chats": None,
@@ -259,10 +260,6 @@ class TestRejections:
             b"[1, 2]",
             b'"update_id"',
             b'{"message": {}}',
-            b'{"update_id": "5"}',
-            b'{"update_id": true}',
-            b'{"update_id": 1.5}',
-            b'{"update_id": null}',
             b"[" * 100_000 + b"]" * 100_000,
         ],
         ids=[
@@ -272,15 +269,11 @@ class TestRejections:
             "array",
             "string",
             "no-update-id",
-            "string-id",
-            "bool-id",
-            "float-id",
-            "null-id",
             "deeply-nested",
         ],
     )
     def test_malformed_is_400(self, webhook: Webhook, body: bytes) -> None:
-        """Not JSON, not an object, or no integer update_id."""
+        """Not JSON, not an object, or no update_id at all: not an update."""
         response = webhook.post(body)
         assert response.status_code == 400
         assert response.json()["ok"] is False

@@ -2,28 +2,33 @@
 
 It answers 200 only once the update's body is durably stored, unchanged, as
 ``raw/telegram/context_date=YYYY-MM-DD/<update_id>.json`` (the day it arrived), or when it
-is a duplicate, or dropped by the chat filter (logged and counted); Telegram retries any
-other answer. ``GET /telegram/stats`` (with the secret header) shows the counts. Neither
-the secret token nor update bodies are ever logged.
+is a duplicate, or dropped (by the chat filter, or for an ``update_id`` the lake cannot
+name a file after: logged and counted); Telegram retries any other answer, so nothing but
+the ``update_id`` and the chat is parsed before storing. A body that does not arrive
+within ``body_timeout_s`` is answered 408. ``GET /telegram/stats`` (with the secret header)
+shows the counts. Neither the secret token nor update bodies are ever logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tgstat.domain.lake import parse_update
 from tgstat.ports.lake import LakeError, LakeStore
 from tgstat.services.lake_ingest import ChatGate, IngestStats, Outcome, ingest
 
 MAX_BODY = 1 << 20
+BODY_TIMEOUT_S = 30.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ def create_app(
     zone: tzinfo,
     chat_ids: frozenset[int] | None,
     clock: Clock = _utc_now,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> Starlette:
     """The webhook app: ``POST /telegram/webhook``, ``GET /telegram/stats``, ``GET /healthz``.
 
@@ -65,14 +71,17 @@ def create_app(
         if not authorized(request):
             return _answer(401, "wrong or missing secret token")
         try:
-            body = await _read_body(request)
+            async with asyncio.timeout(body_timeout_s):
+                body = await _read_body(request)
         except _BodyTooLargeError:
             return _answer(413, f"body over {MAX_BODY} bytes")
         except ClientDisconnect:
             return _answer(400, "client disconnected")
-        update = parse_update(body)
+        except TimeoutError:
+            return _answer(408, f"body not received within {body_timeout_s:g} s")
+        update = _parse_object(body)
         if update is None:
-            return _answer(400, "not a JSON object with an integer update_id")
+            return _answer(400, "not a JSON object with an update_id")
         try:
             outcome = await ingest(store, gate, stats, update, body, arrived_at, zone)
         except LakeError as e:
@@ -117,6 +126,16 @@ async def _read_body(request: Request) -> bytes:
             raise _BodyTooLargeError
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _parse_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in ``body`` if it has an ``update_id`` (of any value: ``ingest``
+    judges it); else None."""
+    try:
+        update = json.loads(body)
+    except (ValueError, RecursionError):  # bad UTF-8 is a ValueError; deep nesting recurses
+        return None
+    return update if isinstance(update, dict) and "update_id" in update else None
 
 
 def _answer(status: int, error: str) -> JSONResponse:

@@ -58,11 +58,12 @@ def describe(report: EtlReport) -> str:
     """The report in a few lines."""
     day = report.day.isoformat()
     if report.paths is None:
-        return f"lake etl {day}: no raw files, nothing written"
-    lines = [
-        f"lake etl {day}: {report.files} raw files, {report.messages} messages,"
-        f" {report.events} events -> {report.paths.messages}, {report.paths.events}"
-    ]
+        lines = [f"lake etl {day}: no raw files, nothing written"]
+    else:
+        lines = [
+            f"lake etl {day}: {report.files} raw files, {report.messages} messages,"
+            f" {report.events} events -> {report.paths.messages}, {report.paths.events}"
+        ]
     if report.kinds:
         lines.append("  updates: " + ", ".join(f"{k} {n}" for k, n in report.kinds.items()))
     if report.skipped:
@@ -70,10 +71,17 @@ def describe(report: EtlReport) -> str:
     if report.malformed:
         lines.append(f"  {report.malformed} malformed messages, kept in telegram_event")
     if report.quarantined:
-        shown = ", ".join(report.quarantined[:10])
-        more = f" (+{len(report.quarantined) - 10} more)" if len(report.quarantined) > 10 else ""
-        lines.append(f"  quarantined {len(report.quarantined)}: {shown}{more}")
+        lines.append(f"  quarantined {len(report.quarantined)}: {_few(report.quarantined)}")
+    if report.ignored:
+        lines.append(f"  ignored {len(report.ignored)} not regular files: {_few(report.ignored)}")
+    if report.swept:
+        lines.append(f"  removed {len(report.swept)} stale temp files of killed writers")
     return "\n".join(lines)
+
+
+def _few(names: tuple[str, ...], shown: int = 10) -> str:
+    more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def lake_store(settings: Settings) -> FsspecLakeStore:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from tgstat.app.settings import Settings
+from tgstat.cli.errors import Command
 from tgstat.ports.lake_query import NAMED_QUERIES
 
 
@@ -41,7 +43,25 @@ def register(sub: Any) -> None:
     ):
         q = lake_sub.add_parser(name, help=text)
         add_arguments(q)
-        q.set_defaults(run=run)
+        q.set_defaults(run=_os_errors_as_lake_errors(run))
+
+
+def _os_errors_as_lake_errors(run: Command) -> Command:
+    """``run`` with any OSError that escaped the lake's own error handling (a full disk, a
+    denied permission, a taken port) raised as LakeError: one line and exit 2."""
+
+    @functools.wraps(run)
+    def guarded(args: argparse.Namespace, settings: Settings) -> int:
+        from tgstat.ports.lake import LakeError
+
+        try:
+            return run(args, settings)
+        except BrokenPipeError:
+            raise  # the reader went away: run_command stops quietly
+        except OSError as e:
+            raise LakeError(f"lake {getattr(args, 'lake_command', '')}: {e}") from e
+
+    return guarded
 
 
 def _no_arguments(_parser: argparse.ArgumentParser) -> None:
@@ -56,9 +76,8 @@ def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
 def webhook_run(args: argparse.Namespace, settings: Settings) -> int:
     import zoneinfo
 
-    import uvicorn
-
     from tgstat.adapters.starlette_webhook import create_app
+    from tgstat.adapters.uvicorn_server import ServerLimits, serve
     from tgstat.app.lake import lake_store, secret_token
 
     token = secret_token(settings)
@@ -67,8 +86,13 @@ def webhook_run(args: argparse.Namespace, settings: Settings) -> int:
         secret_token=token,
         zone=zoneinfo.ZoneInfo(settings.lake_tz),
         chat_ids=settings.bot_chat_ids,
+        body_timeout_s=settings.webhook_body_timeout_s,
     )
-    uvicorn.run(app, host=args.host, port=args.port)
+    limits = ServerLimits(
+        max_connections=settings.webhook_max_connections,
+        header_timeout_s=settings.webhook_header_timeout_s,
+    )
+    serve(app, args.host, args.port, limits)
     return 0
 
 

@@ -1,7 +1,8 @@
 """The ``lake-etl`` Prefect flow: yesterday's raw updates into Parquet, daily at 00:15.
 
-``python -m tgstat.flows.lake_etl_flow`` serves it on that cron in TGSTAT_LAKE_TZ; like
-``tgstat.flows.serve`` it refuses to start without PREFECT_API_URL.
+``python -m tgstat.flows.lake_etl_flow`` (or ``tgstat lake serve-etl``) serves it on that
+cron in TGSTAT_LAKE_TZ with ``tgstat.flows.serve.runner``, as ``tgstat serve`` does; like
+``tgstat.flows.serve`` it refuses to start without a reachable PREFECT_API_URL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prefect.schedules import Cron
 
 from tgstat.app.lake import describe, etl_day, lake_store
 from tgstat.app.settings import Settings
-from tgstat.flows.prefect_api import PrefectNotConfiguredError
+from tgstat.flows.prefect_api import require_prefect
 from tgstat.services.lake_etl import run_etl
 
 FLOW_NAME = DEPLOYMENT_NAME = "lake-etl"
@@ -41,18 +42,19 @@ def lake_etl(day: str | None = None) -> dict[str, Any]:
 
 
 def serve(settings: Settings) -> None:
-    """Serve ``lake-etl`` daily at 00:15 in the lake time zone (needs PREFECT_API_URL)."""
-    if settings.prefect_api_url is None:
-        raise PrefectNotConfiguredError(
-            "PREFECT_API_URL is not set (e.g. http://127.0.0.1:4200/api); `tgstat serve`"
-            " starts a local Prefect server and sets it"
-        )
-    lake_etl.serve(
-        name=DEPLOYMENT_NAME,
-        schedules=[Cron(CRON, timezone=settings.lake_tz)],
-        tags=["tgstat", "lake"],
-        description="Message lake: yesterday's raw updates into telegram + telegram_event.",
-    )
+    """Serve ``lake-etl`` daily at 00:15 in the lake time zone until SIGTERM, SIGINT or
+    SIGHUP (stopped within seconds, as ``tgstat serve``). Raises PrefectNotConfiguredError
+    without PREFECT_API_URL and PrefectUnreachableError when nothing answers there."""
+    require_prefect(settings)
+    from tgstat.flows.serve.runner import Served, serve_until_stopped
+
+    options = {
+        "name": DEPLOYMENT_NAME,
+        "schedules": [Cron(CRON, timezone=settings.lake_tz)],
+        "tags": ["tgstat", "lake"],
+        "description": "Message lake: yesterday's raw updates into telegram + telegram_event.",
+    }
+    serve_until_stopped([Served(lake_etl, options)])
 
 
 def run(_args: argparse.Namespace, settings: Settings) -> int:

@@ -4,8 +4,8 @@ small state documents."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
-from typing import Literal, Protocol
+from datetime import date, timedelta
+from typing import Literal, NamedTuple, Protocol
 
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.lake_rows import DayFiles, RowBatch
@@ -15,6 +15,16 @@ Table = Literal["telegram", "telegram_event"]
 
 class LakeError(TgstatError):
     """Raised when the lake storage cannot be read or written."""
+
+
+class RawListing(NamedTuple):
+    """A day's raw partition: the update files, and entries that are not regular files."""
+
+    names: Sequence[str]
+    """File names of the day's raw updates (regular ``*.json`` files), sorted."""
+    ignored: Sequence[str]
+    """Entries named like updates that are not regular files (a directory ``x.json``, a
+    symlink...), sorted: never read."""
 
 
 class LakeStore(Protocol):
@@ -28,14 +38,27 @@ class LakeStore(Protocol):
     """
 
     def put_raw(self, day: date, update_id: int, body: bytes) -> bool:
-        """Store ``body`` durably before returning; False when that update is already stored.
+        """Store ``body`` durably (every byte written, synced, size checked) before
+        returning; False when that update is already stored complete. A stored file that
+        is not a complete update (cut short by an older version) is replaced.
 
-        Never exposes a partial file under its final name.
+        Never exposes a partial file under its final name; on any failure raises
+        LakeError and leaves no file a resend would take for stored.
         """
         ...
 
     def raw_names(self, day: date) -> Sequence[str]:
-        """File names of the day's raw updates, sorted."""
+        """File names of the day's raw updates, sorted (``list_raw(day).names``)."""
+        ...
+
+    def list_raw(self, day: date) -> RawListing:
+        """The day's raw updates, and the entries skipped because they are not files."""
+        ...
+
+    def sweep_temps(self, day: date, older_than: timedelta) -> Sequence[str]:
+        """Remove the temp files that killed writers left in the day's raw and enriched
+        partitions: unmodified for ``older_than`` and held by no live writer (a running
+        ETL or webhook keeps its own). Returns the names removed."""
         ...
 
     def read_raw(self, day: date, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:

@@ -3,6 +3,7 @@ partitions, ``telegram`` (messages) and ``telegram_event`` (every other update).
 
 from __future__ import annotations
 
+import logging
 import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,7 +16,10 @@ from tgstat.domain.lake import MESSAGE_KINDS, UNKNOWN_KIND, parse_update, update
 from tgstat.domain.lake_rows import DayFiles, FlatEvent, FlatMessage, RowBatch, flatten, to_event
 from tgstat.ports.lake import LakeStore
 
+STALE_TEMP_AGE = timedelta(minutes=10)
+"""A temp file of the day nobody holds nor modified for this long is a killed writer's."""
 _INT64 = range(-(2**63), 2**63)  # only ever asked about ints: fast
+log = logging.getLogger(__name__)
 _MESSAGE_VALUES = operator.attrgetter(*attrs.fields_dict(FlatMessage))
 
 
@@ -40,6 +44,11 @@ class EtlReport:
     that crossed midnight): flattened there, not here."""
     quarantined: tuple[str, ...]
     """Raw files moved to the quarantine (not JSON, or no int64 ``update_id``)."""
+    ignored: tuple[str, ...]
+    """Entries of the raw partition named like updates that are not regular files (a
+    directory ``x.json``...): left alone, never read."""
+    swept: tuple[str, ...]
+    """Temp files of killed writers (ETL runs, webhook requests) removed from the day."""
     paths: DayFiles | None
     """The enriched files written; None when the day has no raw files (nothing written)."""
 
@@ -58,6 +67,8 @@ class EtlReport:
             "malformed": self.malformed,
             "skipped": self.skipped,
             "quarantined": list(self.quarantined),
+            "ignored": list(self.ignored),
+            "swept": list(self.swept),
             "path": self.path,
             "events_path": self.paths.events if self.paths is not None else None,
         }
@@ -73,12 +84,18 @@ def run_etl(store: LakeStore, day: date, *, batch_size: int = 5000) -> EtlReport
     A raw file that is not a JSON object with an integer ``update_id`` does not stop the
     day: once the partitions are written it is moved to the quarantine and named in the
     report. A day without raw files writes nothing (existing partitions are left alone).
+    Entries that are not regular files are ignored (logged, named in the report); temp
+    files that killed writers left in the day are removed first (STALE_TEMP_AGE).
+    Raises LakeError when the lake cannot be read or written.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
-    names = store.raw_names(day)
+    swept = tuple(store.sweep_temps(day, STALE_TEMP_AGE))
+    names, ignored = store.list_raw(day)
+    if ignored:
+        log.warning("%s: %d entries not regular files, ignored: %s", day, len(ignored), ignored)
     if not names:
-        return EtlReport(day, 0, 0, 0, {}, 0, 0, (), None)
+        return EtlReport(day, 0, 0, 0, {}, 0, 0, (), tuple(ignored), swept, None)
     previous = frozenset(store.raw_names(day - timedelta(days=1)))
     fresh = [name for name in names if name not in previous]
     tally = _Tally()
@@ -94,6 +111,8 @@ def run_etl(store: LakeStore, day: date, *, batch_size: int = 5000) -> EtlReport
         malformed=tally.malformed,
         skipped=len(names) - len(fresh),
         quarantined=tuple(tally.broken),
+        ignored=tuple(ignored),
+        swept=swept,
         paths=paths,
     )
 

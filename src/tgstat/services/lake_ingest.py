@@ -23,7 +23,7 @@ import anyio.to_thread
 import attrs
 
 from tgstat.domain.errors import TgstatError
-from tgstat.domain.lake import UPDATE_KINDS, partition_day, update_kind
+from tgstat.domain.lake import UPDATE_KINDS, is_int, partition_day, update_kind
 from tgstat.domain.lake_filter import ChatFilter, migrations_from_json, migrations_to_json
 from tgstat.ports.bot_api import BotApi, BotApiError
 from tgstat.ports.lake import LakeStore
@@ -32,6 +32,11 @@ ALLOWED_UPDATES = list(UPDATE_KINDS)
 """Every kind the lake stores: what ``set-webhook`` and ``poll`` ask Telegram for."""
 MIGRATIONS_STATE = "chat-migrations.json"
 """The lake's ``state/`` document where followed chat migrations are remembered."""
+UPDATE_IDS = range(0, 2**63)
+"""The update_ids the lake stores: non-negative and within PostgreSQL/Parquet bigint (the
+``update_id`` column is int64; Telegram's are positive and sequential). The file is named
+after it, so at most 19 digits. An update with any other ``update_id`` (negative, beyond
+bigint, a float, a string) is dropped: answered 200, logged and counted as ``invalid``."""
 MAX_ATTEMPTS = 6
 MAX_WAIT = timedelta(minutes=5)
 
@@ -53,6 +58,7 @@ class Outcome(enum.Enum):
     STORED = "stored"
     DUPLICATE = "duplicate"
     DROPPED = "dropped"
+    INVALID = "invalid"
 
 
 @attrs.define
@@ -63,6 +69,8 @@ class IngestStats:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    invalid: int = 0
+    """Updates dropped because their ``update_id`` is not one of UPDATE_IDS."""
     dropped_by_kind: Counter[str] = attrs.field(factory=Counter)
 
     @property
@@ -75,6 +83,7 @@ class IngestStats:
             "received": self.received,
             "stored": self.stored,
             "duplicates": self.duplicates,
+            "invalid": self.invalid,
             "dropped": self.dropped,
             "dropped_by_kind": dict(sorted(self.dropped_by_kind.items())),
         }
@@ -145,9 +154,18 @@ async def ingest(
     zone: tzinfo,
 ) -> Outcome:
     """Keep or drop ``update`` by its chat, and store a kept one's ``body`` unchanged under
-    its arrival day, durably, before returning. A drop is logged (kind, chat) and counted."""
-    update_id = update["update_id"]
+    its arrival day, durably, before returning. A drop is logged (kind, chat) and counted;
+    so is an update whose ``update_id`` is not one of UPDATE_IDS (INVALID). Nothing but the
+    ``update_id`` and the chat is looked at: dates and the rest are stored as they are.
+    Raises LakeError when the body could not be stored."""
     stats.received += 1
+    update_id = update.get("update_id")
+    if not (is_int(update_id) and update_id in UPDATE_IDS):
+        stats.invalid += 1
+        shown = repr(update_id)
+        shown = shown if len(shown) <= 40 else f"{shown[:40]}... ({len(shown)} characters)"
+        log.warning("update dropped: update_id %s is not an integer in [0, 2**63)", shown)
+        return Outcome.INVALID
     keep, chat_id = await gate.admit(update)
     if not keep:
         kind = update_kind(update)

@@ -3,70 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import fsspec
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tgstat.domain.lake_rows import DayFiles, FlatEvent, FlatMessage, RowBatch
-from tgstat.ports.lake import LakeError, LakeStore, Table
+from tgstat.adapters.fsspec_lake import local
+from tgstat.adapters.fsspec_lake.schema import (
+    COLUMNS,
+    EVENT_SCHEMA,
+    PART,
+    SCHEMA,
+    events_table,
+    messages_table,
+)
+from tgstat.domain.lake_rows import DayFiles, RowBatch
+from tgstat.ports.lake import LakeError, LakeStore, RawListing, Table
 
-SCHEMA = pa.schema(
-    [
-        pa.field("message_id", pa.int64(), nullable=False),
-        pa.field("user_id", pa.int64()),
-        pa.field("user_is_bot", pa.bool_()),
-        pa.field("user_first_name", pa.string()),
-        pa.field("chat_id", pa.int64(), nullable=False),
-        pa.field("chat_type", pa.string(), nullable=False),
-        pa.field("text", pa.string()),
-        pa.field("date", pa.int64(), nullable=False),
-        pa.field("update_id", pa.int64(), nullable=False),
-        pa.field("update_kind", pa.string(), nullable=False),
-        pa.field("content_type", pa.string(), nullable=False),
-        pa.field("is_service", pa.bool_(), nullable=False),
-        pa.field("caption", pa.string()),
-        pa.field("sender_chat_id", pa.int64()),
-        pa.field("sender_chat_type", pa.string()),
-        pa.field("reply_to_message_id", pa.int64()),
-        pa.field("message_thread_id", pa.int64()),
-        pa.field("is_topic_message", pa.bool_(), nullable=False),
-        pa.field("media_group_id", pa.string()),
-        pa.field("forward_origin_type", pa.string()),
-        pa.field("forward_origin_id", pa.int64()),
-        pa.field("forward_date", pa.int64()),
-        pa.field("is_automatic_forward", pa.bool_(), nullable=False),
-        pa.field("edit_date", pa.int64()),
-        pa.field("migrate_to_chat_id", pa.int64()),
-        pa.field("migrate_from_chat_id", pa.int64()),
-        pa.field("user_username", pa.string()),
-        pa.field("user_language_code", pa.string()),
-        pa.field("user_is_premium", pa.bool_()),
-    ]
-)
-"""Table ``telegram`` (DESIGN.md 6): the reference design's 8 columns, then the rest."""
-EVENT_SCHEMA = pa.schema(
-    [
-        pa.field("update_id", pa.int64(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("chat_id", pa.int64()),
-        pa.field("user_id", pa.int64()),
-        pa.field("date", pa.int64()),
-        pa.field("raw_update", pa.string(), nullable=False),
-    ]
-)
-"""Table ``telegram_event``: every update that is not a message."""
-COLUMNS = SCHEMA.names
-PART = "part-0.parquet"
-_MESSAGE_VALUES = operator.attrgetter(*SCHEMA.names)
-_EVENT_VALUES = operator.attrgetter(*EVENT_SCHEMA.names)
+__all__ = ["COLUMNS", "EVENT_SCHEMA", "PART", "SCHEMA", "FsspecLakeStore"]
 
 
 def _partition(day: date) -> str:
@@ -97,38 +57,76 @@ class FsspecLakeStore(LakeStore):
         final = f"{directory}/{update_id}.json"
         try:
             if self._local:
-                return _durable_create(Path(directory), Path(final), body)
-            if self._fs.exists(final):
+                return local.durable_create(Path(directory), Path(final), body)
+            if local.complete(self._cat_if_exists(final), body):
                 return False
             self._fs.pipe_file(final, body)
             return True
         except OSError as e:
             raise LakeError(f"cannot store update {update_id} under {self._url}: {e}") from e
 
+    def _cat_if_exists(self, path: str) -> bytes | None:
+        try:
+            body: bytes = self._fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+        return body
+
     def raw_names(self, day: date) -> Sequence[str]:
+        return self.list_raw(day).names
+
+    def list_raw(self, day: date) -> RawListing:
         directory = self._dir("raw", day)
         try:
             if self._local:
-                names = os.listdir(directory)
-            else:
-                # fsspec caches listings (and filesystem instances): a long-lived process
-                # would miss files the webhook wrote since its first listing.
-                self._fs.invalidate_cache(directory)
-                if not self._fs.exists(directory):
-                    return []
-                names = [p.rsplit("/", 1)[-1] for p in self._fs.ls(directory, detail=False)]
+                return RawListing(*local.list_json(directory))
+            # fsspec caches listings (and filesystem instances): a long-lived process
+            # would miss files the webhook wrote since its first listing.
+            self._fs.invalidate_cache(directory)
+            if not self._fs.exists(directory):
+                return RawListing([], [])
+            return _split_listing(self._fs.ls(directory, detail=True))
         except FileNotFoundError:
-            return []
+            return RawListing([], [])
         except OSError as e:
             raise LakeError(f"cannot list {directory}: {e}") from e
-        return sorted(n for n in names if n.endswith(".json") and not n.startswith("."))
+
+    def sweep_temps(self, day: date, older_than: timedelta) -> Sequence[str]:
+        dirs = [self._dir("raw", day)]
+        dirs += [self._dir("enriched", day, table) for table in ("telegram", "telegram_event")]
+        removed: list[str] = []
+        try:
+            for directory in dirs:
+                if self._local:
+                    found = local.sweep_temps(Path(directory), older_than.total_seconds())
+                else:
+                    found = self._sweep_remote(directory, older_than)
+                removed += (f"{directory}/{name}" for name in found)
+        except OSError as e:
+            raise LakeError(f"cannot remove stale temp files of {day}: {e}") from e
+        return removed
+
+    def _sweep_remote(self, directory: str, older_than: timedelta) -> list[str]:
+        # objects appear whole; a temp object is left only by a writer killed between
+        # writing it and moving it into place
+        self._fs.invalidate_cache(directory)
+        if not self._fs.exists(directory):
+            return []
+        removed = []
+        for path in self._fs.ls(directory, detail=False):
+            name = path.rsplit("/", 1)[-1]
+            if name.startswith(".") and name.endswith(local.TEMP_SUFFIX):
+                age = time.time() - self._fs.modified(path).timestamp()
+                if age > older_than.total_seconds():
+                    self._fs.rm(path)
+                    removed.append(name)
+        return removed
 
     def read_raw(self, day: date, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         directory = self._dir("raw", day)
         try:
             if self._local:
-                for start in range(0, len(names), _READ_AHEAD):
-                    yield from _read_local(directory, names[start : start + _READ_AHEAD])
+                yield from local.read_many(directory, names)
                 return
             if not names:
                 return
@@ -149,21 +147,24 @@ class FsspecLakeStore(LakeStore):
 
     def write_enriched(self, day: date, batches: Iterable[RowBatch]) -> DayFiles:
         dirs = [self._dir("enriched", day, table) for table in ("telegram", "telegram_event")]
-        temps = [f"{d}/.{PART}.{uuid.uuid4().hex}.tmp" for d in dirs]
+        temps = [f"{d}/.{PART}.{uuid.uuid4().hex}{local.TEMP_SUFFIX}" for d in dirs]
         try:
             for directory in dirs:
                 self._fs.makedirs(directory, exist_ok=True)
             with contextlib.ExitStack() as stack:
                 outs = [stack.enter_context(self._fs.open(t, "wb")) for t in temps]
+                if self._local:  # a sweep by another run leaves them alone while we write
+                    for out in outs:
+                        local.hold(out.fileno())
                 messages, events = (
                     stack.enter_context(pq.ParquetWriter(out, schema, compression="zstd"))
                     for out, schema in zip(outs, (SCHEMA, EVENT_SCHEMA), strict=True)
                 )
                 for batch in batches:
                     if batch.messages:
-                        messages.write_table(_messages_table(batch.messages))
+                        messages.write_table(messages_table(batch.messages))
                     if batch.events:
-                        events.write_table(_events_table(batch.events))
+                        events.write_table(events_table(batch.events))
                 messages.close()
                 events.close()
                 for out in outs:
@@ -191,7 +192,7 @@ class FsspecLakeStore(LakeStore):
     def _publish(self, temp: str, final: str) -> None:
         if self._local:
             os.replace(temp, final)
-            _fsync_dir(Path(final).parent)
+            local.fsync_dir(Path(final).parent)
         else:
             self._fs.mv(temp, final)
 
@@ -231,73 +232,11 @@ class FsspecLakeStore(LakeStore):
             raise LakeError(f"cannot save {self._url}/state/{name}: {e}") from e
 
 
-def _messages_table(rows: Sequence[FlatMessage]) -> pa.Table:
-    columns = zip(*map(_MESSAGE_VALUES, rows), strict=True)
-    return pa.Table.from_arrays(
-        [pa.array(c, f.type) for c, f in zip(columns, SCHEMA, strict=True)], schema=SCHEMA
-    )
-
-
-def _events_table(rows: Sequence[FlatEvent]) -> pa.Table:
-    columns = zip(*map(_EVENT_VALUES, rows), strict=True)
-    return pa.Table.from_arrays(
-        [pa.array(c, f.type) for c, f in zip(columns, EVENT_SCHEMA, strict=True)],
-        schema=EVENT_SCHEMA,
-    )
-
-
-_READ_AHEAD = 256
-"""Raw files opened (and announced to the kernel with WILLNEED) at once: cold reads of
-many tiny files overlap instead of waiting one by one."""
-
-
-def _read_local(directory: str, names: Sequence[str]) -> Iterator[tuple[str, bytes]]:
-    fds: list[int] = []
-    try:
-        for name in names:
-            fds.append(os.open(f"{directory}/{name}", os.O_RDONLY))
-            if hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(fds[-1], 0, 0, os.POSIX_FADV_WILLNEED)
-        for name, fd in zip(names, fds, strict=True):
-            yield name, _read_fd(fd)
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def _read_fd(fd: int, chunk: int = 65536) -> bytes:
-    parts = [os.read(fd, chunk)]
-    while len(parts[-1]) == chunk:
-        parts.append(os.read(fd, chunk))
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def _durable_create(directory: Path, final: Path, body: bytes) -> bool:
-    """Write ``final`` exactly once: temp file, fsync, hard link (fails if it exists)."""
-    if final.exists():
-        return False
-    directory.mkdir(parents=True, exist_ok=True)
-    temp = directory / f".{final.name}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        os.write(fd, body)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(temp, final)
-        created = True
-    except FileExistsError:
-        created = False  # a concurrent request for the same update won
-    finally:
-        os.unlink(temp)
-    _fsync_dir(directory)
-    return created
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _split_listing(entries: Sequence[dict[str, Any]]) -> RawListing:
+    names: list[str] = []
+    ignored: list[str] = []
+    for entry in entries:
+        name = str(entry["name"]).rsplit("/", 1)[-1]
+        if name.endswith(".json") and not name.startswith("."):
+            (names if entry.get("type") == "file" else ignored).append(name)
+    return RawListing(sorted(names), sorted(ignored))
