@@ -129,6 +129,19 @@ class TestDbServe:
         assert "TGSTAT_DATABASE_URL is set" in done.stderr
 
 
+AT_ONCE = """
+import os, sys, pathlib
+import pgserver.postgres_server, tgstat.app.database
+from tgstat.cli import main
+go = pathlib.Path(sys.argv[1])
+(go.parent / f"ready-{os.getpid()}").touch()
+while not go.exists():
+    pass
+sys.exit(main(sys.argv[2:]))
+"""
+"""``tgstat ARGS`` with everything imported first, started when the file GO appears."""
+
+
 class TestDbUrl:
     """The URL tgstat uses, never with its password."""
 
@@ -145,6 +158,32 @@ class TestDbUrl:
         assert done.stdout.strip().startswith("postgresql://postgres@/tgstat?host=")
         assert "tgstat db serve" in done.stderr
         assert postmaster_pid(tmp_path) is None  # started for the answer, stopped after
+
+    def test_first_start_at_the_same_instant(self, tmp_path: Path) -> None:
+        """Commands started together on a fresh TGSTAT_HOME share one server; none fails."""
+        home, go = tmp_path / "fresh", tmp_path / "go"  # home not there yet
+        commands = [["db", "url"], ["migrate"]] * 3
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-W", "ignore", "-c", AT_ONCE, str(go), *args],
+                env=clean_env(TGSTAT_HOME=str(home)),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for args in commands
+        ]
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("ready-*"))) < len(procs):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        go.touch()  # every command starts within a millisecond or so of the others
+        results = [(p.communicate(timeout=120), p.returncode) for p in procs]
+        for (out, err), code in results:
+            assert code == 0, err
+            assert "Traceback" not in out + err
+        assert postmaster_pid(home) is None  # the last one out stopped it
 
 
 class TestDbShell:

@@ -21,6 +21,7 @@ from psycopg import conninfo, sql
 from psycopg_pool import AsyncConnectionPool
 
 from tgstat.adapters.postgres import Pool
+from tgstat.app.redaction import redact as redact  # the one masking helper, re-exported
 from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
 from tgstat.ports.repository import DatabaseUnavailableError
@@ -29,20 +30,12 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "tgstat"
 CONNECT_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 30.0
+"""How long a session waits for a pool connection before ``database pool timeout``."""
 
 
 class EmbeddedServerError(TgstatError):
     """Raised when the embedded PostgreSQL cannot be started."""
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages and logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = netloc[0].split(":", 1)[0] + ":***"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{userinfo}@{netloc[1]}"))
 
 
 def socket_url(socket_dir: Path, database: str) -> str:
@@ -139,11 +132,16 @@ def _leave(server: Any, pgdata: Path) -> None:
 
     with PostgresServer._lock:
         _prune_dead_holders(pgdata)
+    pgserver_log = logging.getLogger("pgserver")
+    # A server that died under us (crash, fast shutdown) makes pgserver's `pg_ctl stop` fail
+    # and log a dozen lines before it kills what is left: noise after the command's error.
+    pgserver_log.disabled = True
     try:
         server._cleanup()  # pg_ctl stop when no other live process holds the server
     except (OSError, subprocess.SubprocessError, ValueError) as e:
         log.warning("could not stop the embedded PostgreSQL in %s: %s", pgdata, e)
     finally:
+        pgserver_log.disabled = False
         # the next block starts afresh (pgserver would hand back this instance, no longer
         # registered as a holder), and nothing is left to clean up at exit
         atexit.unregister(server._cleanup)
@@ -164,16 +162,21 @@ def ensure_database(admin_url: str, database: str) -> None:
 
 
 def _unavailable(url: str, e: Exception) -> DatabaseUnavailableError:
-    # libpq's message spans lines ("...: Connection refused\n\tIs the server running...").
-    reason = " ".join(str(e).split()) or type(e).__name__
+    # libpq's message spans lines ("...: Connection refused\n\tIs the server running...")
+    # and may echo parts of the URL, its password too.
+    reason = redact(" ".join(str(e).split()), url) or type(e).__name__
     return DatabaseUnavailableError(f"cannot connect to PostgreSQL at {redact(url)}: {reason}")
+
+
+# A malformed URL is a ProgrammingError; an unreachable server an OperationalError.
+_CONNECT_ERRORS = (psycopg.OperationalError, psycopg.ProgrammingError)
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
     """A synchronous connection, or DatabaseUnavailableError naming the URL (no password)."""
     try:
         return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.OperationalError as e:
+    except _CONNECT_ERRORS as e:
         raise _unavailable(url, e) from e
 
 
@@ -189,17 +192,25 @@ def database_url(settings: Settings) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def open_pool(url: str, max_size: int) -> AsyncIterator[Pool]:
-    """An open autocommit pool on ``url``; fails fast and clearly when it is unreachable."""
+async def open_pool(
+    url: str, max_size: int, timeout_s: float = POOL_TIMEOUT_S
+) -> AsyncIterator[Pool]:
+    """An open autocommit pool on ``url``; fails fast and clearly when it is unreachable.
+
+    Raises DatabaseUnavailableError (password masked) when the server cannot be reached or
+    the URL is malformed. A connection wanted later waits at most ``timeout_s`` seconds
+    (then the repository raises ``database pool timeout after N s``).
+    """
     try:
         probe = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.OperationalError as e:
+    except _CONNECT_ERRORS as e:
         raise _unavailable(url, e) from e
     await probe.close()
     pool: Pool = AsyncConnectionPool(
         url,
         min_size=1,
         max_size=max_size,
+        timeout=timeout_s,
         kwargs={"autocommit": True},
         check=AsyncConnectionPool.check_connection,
         open=False,

@@ -7,8 +7,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
-from psycopg import sql
+from psycopg import conninfo, sql
 
 from tgstat.app.database import connect, redact
 from tgstat.domain.errors import TgstatError
@@ -40,8 +41,21 @@ def dbmate_executable() -> str:
     return found
 
 
+def _as_uri(dsn: str) -> str:
+    """A libpq key=value string as the ``postgres://`` URL dbmate reads (host and port, like
+    every other parameter, in the query: dbmate's driver reads them there too)."""
+    params = {k: str(v) for k, v in conninfo.conninfo_to_dict(dsn).items()}
+    user, password = params.pop("user", ""), params.pop("password", None)
+    userinfo = quote(user, safe="") + ("" if password is None else ":" + quote(password, safe=""))
+    query = "&".join(f"{k}={quote(v, safe='/')}" for k, v in params.items() if k != "dbname")
+    database = quote(params.get("dbname", ""), safe="")
+    return f"postgres://{userinfo}@/{database}" + (f"?{query}" if query else "")
+
+
 def _dbmate_url(url: str) -> str:
     # dbmate speaks postgres:// and needs sslmode spelled out for unix sockets.
+    if "://" not in url:
+        url = _as_uri(url)
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
     if "sslmode=" not in url and "host=/" in url:
@@ -78,9 +92,7 @@ def dbmate(url: str, *args: str) -> str:
     )
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
-        message = lines[-1]
-        for secret_free in (redact(url), redact(_dbmate_url(url))):
-            message = message.replace(_dbmate_url(url), secret_free).replace(url, secret_free)
+        message = redact(lines[-1], url)
         raise MigrationError(f"dbmate {' '.join(args)} failed on {redact(url)}: {message}")
     return done.stdout
 

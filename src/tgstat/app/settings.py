@@ -53,6 +53,12 @@ class Settings:
     """TGSTAT_SESSION_BOT_TOKEN: ``add-bot-session``'s bot token, instead of its prompt."""
     bot_chat_ids: frozenset[int] | None = None
     """TGSTAT_BOT_CHAT_IDS: only these chats are stored; None: every chat."""
+    webhook_max_connections: int = 256
+    """TGSTAT_WEBHOOK_MAX_CONNECTIONS: connections the lake webhook holds open at once."""
+    webhook_header_timeout_s: int = 10
+    """TGSTAT_WEBHOOK_HEADER_TIMEOUT_S: seconds a connection has to send a request head."""
+    webhook_body_timeout_s: int = 30
+    """TGSTAT_WEBHOOK_BODY_TIMEOUT_S: seconds a request has to send its body (else 408)."""
 
     @property
     def lake_root(self) -> str:
@@ -64,7 +70,7 @@ class Settings:
         home = env.get("TGSTAT_HOME") or platformdirs.user_data_dir("tgstat", appauthor=False)
         return cls(
             home=Path(home).expanduser(),
-            database_url=env.get("TGSTAT_DATABASE_URL") or None,
+            database_url=_database_url(env.get("TGSTAT_DATABASE_URL")),
             pool_max_size=_positive_int(env, "TGSTAT_DB_POOL_SIZE", 8),
             secret_key=env.get("TGSTAT_SECRET_KEY") or None,
             flood_sleep_threshold=_positive_int(env, "TGSTAT_FLOOD_SLEEP_S", 60),
@@ -79,6 +85,9 @@ class Settings:
             bot_token=env.get("TGSTAT_BOT_TOKEN") or None,
             bot_secret_token=env.get("TGSTAT_BOT_SECRET_TOKEN") or None,
             bot_chat_ids=_chat_ids(env.get("TGSTAT_BOT_CHAT_IDS")),
+            webhook_max_connections=_positive_int(env, "TGSTAT_WEBHOOK_MAX_CONNECTIONS", 256),
+            webhook_header_timeout_s=_positive_int(env, "TGSTAT_WEBHOOK_HEADER_TIMEOUT_S", 10),
+            webhook_body_timeout_s=_positive_int(env, "TGSTAT_WEBHOOK_BODY_TIMEOUT_S", 30),
             signin_api_hash=env.get("TGSTAT_API_HASH") or None,
             signin_bot_token=env.get("TGSTAT_SESSION_BOT_TOKEN") or None,
         )
@@ -95,6 +104,44 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _database_url(raw: str | None) -> str | None:
+    """TGSTAT_DATABASE_URL checked as libpq reads it; unset or empty: None (embedded)."""
+    if not raw:
+        return None
+    from psycopg import conninfo, errors  # only when a URL is configured: it is heavy
+
+    from tgstat.app.redaction import redact
+
+    scheme = raw.split("://", 1)[0] if "://" in raw else None
+    if scheme is not None and scheme.lower() not in ("postgresql", "postgres"):
+        problem = f"must be a postgresql:// URL, not {scheme[:20]}://"
+    else:
+        try:
+            params = conninfo.conninfo_to_dict(raw)
+        except errors.ProgrammingError as e:
+            problem = f"is not a PostgreSQL URL ({' '.join(str(e).split())})"
+        else:
+            problem = _conninfo_problem(params)
+    if problem:
+        raise SettingsError(
+            redact(
+                f"TGSTAT_DATABASE_URL {problem}; expected a postgresql:// URL or libpq"
+                f" key=value pairs, got {raw}",
+                raw,
+            )
+        )
+    return raw
+
+
+def _conninfo_problem(params: Mapping[str, object]) -> str:
+    if not params:
+        return "names no server and no database"
+    ports = str(params.get("port") or "").split(",")
+    if any(p and not (p.isdigit() and 0 < int(p) < 65536) for p in ports):
+        return "has a port that is not a number from 1 to 65535"
+    return ""
 
 
 def _time_zone(name: str) -> str:

@@ -1,4 +1,5 @@
-"""The pool type and the connection-bound base every Postgres store builds on."""
+"""The pool type, the connection-bound base every Postgres store builds on, and the one
+place where the database going away becomes tgstat's own error."""
 
 from __future__ import annotations
 
@@ -6,12 +7,59 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from tgstat.ports.repository import DatabaseUnavailableError
 
 Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+
+# SQLSTATE classes of a connection that is gone: 08 connection exception, 57P operator
+# intervention (admin/crash shutdown, cannot connect now).
+_LOST_SQLSTATES = ("08", "57P")
+
+
+def database_error(e: psycopg.Error) -> DatabaseUnavailableError:
+    """The one-line DatabaseUnavailableError for a psycopg error (chain it: ``from e``).
+
+    ``database pool timeout after N s: ...`` for a pool timeout, ``database connection
+    lost: ...`` when the server went away (shutdown, crash, broken socket: SQLSTATE 08/57P,
+    or none), else ``database error: ...``; then the first line of psycopg's message.
+    """
+    # the first line only: the others repeat the query ("LINE 1: ...") or give hints
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0].strip()
+    if isinstance(e, PoolTimeout):
+        return DatabaseUnavailableError(f"database pool timeout: {reason}")
+    sqlstate = e.sqlstate or ""
+    if isinstance(e, psycopg.OperationalError) and (
+        not sqlstate or sqlstate.startswith(_LOST_SQLSTATES)
+    ):
+        return DatabaseUnavailableError(f"database connection lost: {reason}")
+    return DatabaseUnavailableError(f"database error: {reason}")
+
+
+@asynccontextmanager
+async def pooled_connection(pool: Pool) -> AsyncIterator[AsyncConnection[TupleRow]]:
+    """A connection of ``pool`` for the block.
+
+    Raises DatabaseUnavailableError (the psycopg error chained) when no connection comes
+    within the pool's timeout (``database pool timeout after N s``) or when the block fails
+    on a lost connection or another operational error of the server (``database connection
+    lost: ...``); other errors pass unchanged.
+    """
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except PoolTimeout as e:
+        raise DatabaseUnavailableError(
+            f"database pool timeout after {pool.timeout:g} s: no connection to PostgreSQL"
+            " could be opened or became free (is the server up?)"
+        ) from e
+    except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+        raise database_error(e) from e
 
 
 class PostgresConnection:

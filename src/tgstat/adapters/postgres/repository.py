@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from psycopg.pq import TransactionStatus
 
 from tgstat.adapters.postgres.comments import PostgresCommentStore
-from tgstat.adapters.postgres.connection import Pool
+from tgstat.adapters.postgres.connection import Pool, pooled_connection
 from tgstat.adapters.postgres.followups import PostgresFollowUpStore
 from tgstat.adapters.postgres.memberships import PostgresMembershipStore
 from tgstat.adapters.postgres.posts import PostgresPostStore
@@ -54,13 +54,13 @@ class PostgresStatRepository(StatRepository):
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[StatSession]:
-        async with self._pool.connection() as conn:
+        async with pooled_connection(self._pool) as conn:
             yield PostgresStatSession(conn)
 
     @asynccontextmanager
     async def channel_session(self, channel_id: ChannelId) -> AsyncIterator[StatSession]:
         key = channel_lock_key(channel_id)
-        async with self._pool.connection() as conn:
+        async with pooled_connection(self._pool) as conn:
             # A session-level lock survives the cycle's several commits; the server drops
             # it by itself if this connection dies.
             cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
