@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from demo_admin_log import make_admin_log, subscribers
 from demo_shape import ALBUMS, check, iso, render
@@ -30,6 +30,7 @@ OUT = Path(__file__).resolve().parent / "demo-channel.json"
 CHANNEL = {"id": 1999000003, "title": "tgstat demo", "username": "tgstat_demo"}
 START = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 3
+MAX_DAYS = 366
 POSTS_PER_DAY = 20
 FIRST_POST_ID = 1201
 FIRST_COMMENT_ID = 8001
@@ -224,8 +225,22 @@ def positive(text: str) -> int:
     return value
 
 
+def day_count(text: str) -> int:
+    value = positive(text)  # bounded: a longer scenario takes ages to make and to replay
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DAYS} days, got {value}")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line (``make_demo.py: error: ...``, exit 2), as tgstat's own."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         description="Write a demo scenario for `tgstat replay` (docs/scenario-format.md): a"
         " channel with albums, a deleted post, removals, titled invite links and a subscriber"
         " timeline. Deterministic for a given --start, --days, --posts and --seed. With no"
@@ -239,7 +254,9 @@ def main(argv: list[str] | None = None) -> None:
         default=START,
         help="first day: now (today, UTC) or YYYY-MM-DD (default: 2026-11-01)",
     )
-    parser.add_argument("--days", type=positive, default=DAYS, help=f"days (default {DAYS})")
+    parser.add_argument(
+        "--days", type=day_count, default=DAYS, help=f"days, at most {MAX_DAYS} (default {DAYS})"
+    )
     parser.add_argument(
         "--posts",
         type=positive,
@@ -256,10 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     window = Window(args.start, args.days, args.posts)
     default_shape = (args.days, args.posts, args.seed) == (DAYS, POSTS_PER_DAY, SEED)
-    if args.out is None and (window != Window() or args.seed != SEED):
-        parser.error(f"give --out: {OUT.name} is the committed demo")
     if args.posts > 14 * 60 or args.days * args.posts < 2 + ALBUMS + 1:
         parser.error(f"--posts: 1 to 840 a day, and at least {2 + ALBUMS + 1} in all")
+    if args.out is None and (window != Window() or args.seed != SEED):
+        parser.error(f"give --out: {OUT.name} is the committed demo")
     rng = random.Random(args.seed)  # reproducible demo data, not secrets
     admin_log, commenters = make_admin_log(rng, window)
     scenario = {
@@ -278,7 +295,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(text)
         return
     out = args.out or OUT
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        parser.error(f"cannot write {out}: {e.strerror or e}")
     print(f"wrote {out} ({len(text.encode())} bytes)")
 
 

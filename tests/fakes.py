@@ -29,7 +29,7 @@ from tgstat.domain.model import (
     SessionStatus,
     SubscriberReading,
 )
-from tgstat.domain.planning import MAX_IDS_PER_REQUEST, FollowUp
+from tgstat.domain.planning import MAX_IDS_PER_REQUEST, FollowUp, FollowUpRun
 from tgstat.ports.gateway import (
     ChannelInfo,
     ChannelNotFoundError,
@@ -64,6 +64,7 @@ class _Stored:
 class _State:
     sessions: dict[SessionPk, SealedSession] = attrs.Factory(dict)
     channels: dict[ChannelId, ChannelConfig] = attrs.Factory(dict)
+    last_collected: dict[ChannelId, datetime] = attrs.Factory(dict)
     rotation: dict[ChannelId, PostId | None] = attrs.Factory(dict)
     posts: dict[tuple[ChannelId, PostId], _Stored] = attrs.Factory(dict)
     snapshots: dict[tuple[ChannelId, PostId, datetime], CounterSnapshot] = attrs.Factory(dict)
@@ -151,6 +152,12 @@ class FakeStatSession(StatSession):
     async def list_channels(self) -> Sequence[ChannelConfig]:
         return [c for _, c in sorted(self._s.channels.items())]
 
+    async def mark_collected(self, channel_id: ChannelId, at: datetime) -> None:
+        self._write()
+        if channel_id in self._s.channels:
+            old = self._s.last_collected.get(channel_id)
+            self._s.last_collected[channel_id] = at if old is None else max(old, at)
+
     def _posts_of(self, channel_id: ChannelId, *, live: bool = False) -> list[_Stored]:
         """The channel's stored posts by id; ``live``: without the deleted ones."""
         return sorted(
@@ -229,6 +236,15 @@ class FakeStatSession(StatSession):
                 )
             )
         return out
+
+    async def album_post_ids(
+        self, channel_id: ChannelId, grouped_ids: Collection[int]
+    ) -> Sequence[PostId]:
+        return [
+            st.post.id
+            for st in self._posts_of(channel_id, live=True)
+            if st.post.grouped_id is not None and st.post.grouped_id in grouped_ids
+        ]
 
     async def older_posts(
         self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
@@ -338,7 +354,7 @@ class FakeStatSession(StatSession):
     async def add_followups(self, followups: Sequence[FollowUp]) -> None:
         self._write()
         for f in followups:
-            self._s.followups.setdefault(f.idempotency_key, (f, None))
+            self._s.followups.setdefault(f.key, (f, None))
 
     async def pending_followups(self, channel_id: ChannelId, now: datetime) -> Sequence[FollowUp]:
         pending = [
@@ -350,7 +366,7 @@ class FakeStatSession(StatSession):
 
     async def mark_followup_scheduled(self, followup: FollowUp, at: datetime) -> None:
         self._write()
-        self._s.followups[followup.idempotency_key] = (followup, at)
+        self._s.followups[followup.key] = (followup, at)
 
     async def unmeasured_followups(
         self, channel_id: ChannelId, due_by: datetime
@@ -362,14 +378,23 @@ class FakeStatSession(StatSession):
         ]
         return sorted(due, key=lambda f: (f.due_at, f.post_id, f.horizon.value))
 
+    async def channels_with_unmeasured(
+        self, channel_ids: Collection[ChannelId], due_by: datetime
+    ) -> set[ChannelId]:
+        return {
+            f.channel_id
+            for key, (f, _) in self._s.followups.items()
+            if f.channel_id in channel_ids and f.due_at <= due_by and key not in self._s.measured
+        }
+
     async def mark_followups_measured(
         self, channel_id: ChannelId, measured: Sequence[tuple[FollowUp, datetime]]
     ) -> None:
         self._write()
         for f, at in measured:
-            if f.idempotency_key in self._s.followups:
+            if f.key in self._s.followups:
                 late = max(0, math.ceil((at - f.due_at).total_seconds()))
-                self._s.measured.setdefault(f.idempotency_key, (at, late))
+                self._s.measured.setdefault(f.key, (at, late))
 
     async def add_subscriber_reading(self, reading: SubscriberReading) -> None:
         self._write()
@@ -513,13 +538,17 @@ class FakeGateway(TelegramGateway):
 
 
 class FakeScheduler:
-    """Records scheduled follow-ups by idempotency key; ``down`` makes it fail."""
+    """Records scheduled runs by idempotency key, keeping the first of each key as Prefect
+    does (a later run of a known key changes nothing); ``down`` makes it fail."""
 
     def __init__(self) -> None:
-        self.runs: dict[str, FollowUp] = {}
+        self.runs: dict[str, FollowUpRun] = {}
+        self.calls = 0
+        """Every ``schedule`` call, a repeated key included."""
         self.down = False
 
-    async def schedule(self, followup: FollowUp) -> None:
+    async def schedule(self, run: FollowUpRun) -> None:
         if self.down:
             raise SchedulerError("scheduler unreachable (fake)")
-        self.runs.setdefault(followup.idempotency_key, followup)
+        self.calls += 1
+        self.runs.setdefault(run.idempotency_key, run)

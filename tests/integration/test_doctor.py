@@ -87,9 +87,10 @@ def _healthy(
         (seal.seal(b"0" * 32), seal.seal(b"a session file")),
     )
     db.execute(
-        "INSERT INTO config__tg_channel"
-        " (tg_channel_id, tg_channel_name, config__tg_bot_session_pool_pk)"
-        " SELECT 1900000123, 'Doctor', pk FROM config__tg_bot_session_pool"
+        "INSERT INTO config__tg_channel (tg_channel_id, tg_channel_name,"
+        " config__tg_bot_session_pool_pk, last_collected_at)"
+        " SELECT 1900000123, 'Doctor', pk, now() - interval '1 minute'"
+        " FROM config__tg_bot_session_pool"
     )
     db.execute(
         'INSERT INTO stat_post ("timestamp", tg_channel_id, tg_post_id, link, date_of_post)'
@@ -204,7 +205,8 @@ class TestWarnings:
     def test_stale_channel_overdue_followup_unflattened_day(
         self, healthy: dict[str, str], db: Conn, tmp_path: Path
     ) -> None:
-        db.execute("UPDATE stat_post SET \"timestamp\" = now() - interval '2 hours'")
+        # a post row refreshed a minute ago does not make a cycle that never completed
+        db.execute("UPDATE config__tg_channel SET last_collected_at = now() - interval '2 hours'")
         db.execute(
             "UPDATE stat_followup SET due_at = now() - interval '1 hour', scheduled_at = NULL"
         )

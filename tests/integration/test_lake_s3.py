@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import fsspec
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.integration.s3 import moto_endpoint, s3_client
 from tests.integration.test_lake_arrivals import (
     TestArrivalDay,
     TestDaysWrittenBefore,
@@ -68,26 +66,13 @@ __all__ = [
 @pytest.fixture(name="s3_options", scope="module")
 def _s3_options() -> Iterator[Options]:
     """Storage options of a fresh S3 endpoint on 127.0.0.1 with one empty bucket."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        ).create_bucket(Bucket=BUCKET)
+    with moto_endpoint() as endpoint:
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
         yield {
             "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
             "key": "x",
             "secret": "x",
         }
-    finally:
-        server.stop()
 
 
 @pytest.fixture(name="new_lake", scope="module")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -16,18 +17,24 @@ from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
 from tgstat.app.prefect_server import PrefectServerError, free_port, local_prefect_server
 from tgstat.app.supervisor import PortInUseError
 from tgstat.domain.horizons import Horizon
-from tgstat.domain.ids import ChannelId, PostId
-from tgstat.domain.planning import FollowUp
+from tgstat.domain.ids import ChannelId, PostId, SessionPk
+from tgstat.domain.planning import FollowUp, FollowUpRun, plan_runs
 from tgstat.ports.scheduler import SchedulerError
 
 FLOW = "tg-collect"
-_post_ids = itertools.count(1000)
+_minutes = itertools.count()
+PHONE = "+15550100"
 
 
-def followup(channel: int = 1234567, horizon: Horizon = Horizon.H1) -> FollowUp:
-    """A follow-up of a post no other test uses (idempotency keys are per flow, server-wide)."""
-    due = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-    return FollowUp(ChannelId(channel), PostId(next(_post_ids)), horizon, due)
+def followup_run(
+    session: int = 7, phone: str = PHONE, channels: tuple[int, ...] = (1234567,)
+) -> FollowUpRun:
+    """A run of a minute no other test uses (idempotency keys are per flow, server-wide)."""
+    minute = datetime(2030, 1, 2, 3, 4, tzinfo=UTC) + timedelta(minutes=next(_minutes))
+    due = minute + timedelta(seconds=5, microseconds=678000)
+    return FollowUpRun(
+        SessionPk(session), phone, minute, tuple(ChannelId(c) for c in channels), (due,)
+    )
 
 
 @pytest.fixture(name="client")
@@ -36,12 +43,15 @@ async def _client(prefect_api_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def create_deployment(client: httpx.AsyncClient, name: str) -> str:
+async def create_deployment(
+    client: httpx.AsyncClient, name: str, parameters: dict[str, Any] | None = None
+) -> str:
     """A deployment of flow ``tg-collect`` (nobody serves it: its runs stay scheduled)."""
     flow = await client.post("/flows/", json={"name": FLOW})
     flow.raise_for_status()
     deployment = await client.post(
-        "/deployments/", json={"name": name, "flow_id": flow.json()["id"]}
+        "/deployments/",
+        json={"name": name, "flow_id": flow.json()["id"], "parameters": parameters or {}},
     )
     deployment.raise_for_status()
     return str(deployment.json()["id"])
@@ -72,41 +82,96 @@ def parse(instant: str) -> datetime:
 
 
 class TestSchedule:
-    """A follow-up becomes one scheduled run of the tg-collect deployment."""
+    """A follow-up run becomes one scheduled run of a tg-collect deployment."""
 
-    async def test_creates_a_scheduled_run_at_the_due_instant(
+    async def test_creates_a_scheduled_run_at_its_instant(
         self, client: httpx.AsyncClient, deployment_id: str
     ) -> None:
-        item = followup(channel=1234567, horizon=Horizon.H24)
+        item = followup_run(session=7, channels=(1234567, 7654321))
 
         await PrefectRestScheduler(client).schedule(item)
 
         run = await run_by_key(client, deployment_id, item.idempotency_key)
         assert run["deployment_id"] == deployment_id
-        assert run["parameters"] == {"channel": "1234567"}
+        assert run["parameters"] == {
+            "phone": PHONE,
+            "followup_at": item.minute.isoformat(),
+            "followup_channels": ["1234567", "7654321"],
+        }
         assert run["state"]["type"] == "SCHEDULED"
-        assert parse(run["next_scheduled_start_time"]) == item.due_at
-        assert parse(run["expected_start_time"]) == item.due_at
-        assert run["name"] == f"followup-1234567-{item.post_id}-24h"
+        assert parse(run["next_scheduled_start_time"]) == item.at
+        assert parse(run["expected_start_time"]) == item.at
+        assert run["name"] == f"followups-s7-{item.minute:%Y%m%d-%H%M}"
+        assert PHONE not in run["name"]
         assert {"tgstat", "followup"} <= set(run["tags"])
 
-    async def test_the_same_followup_twice_makes_one_run(
+    async def test_the_same_session_and_minute_make_one_run(
         self, client: httpx.AsyncClient, deployment_id: str
     ) -> None:
-        item = followup()
+        item = followup_run(channels=(1,))
+        second_channel = attrs.evolve(item, channel_ids=(2,), instants=(item.minute,))
         scheduler = PrefectRestScheduler(client)
         before = len(await runs_of(client, deployment_id))
 
         await scheduler.schedule(item)
-        await scheduler.schedule(item)
+        await scheduler.schedule(second_channel)
         await PrefectRestScheduler(client).schedule(item)  # a later cycle, a new adapter
 
         assert len(await runs_of(client, deployment_id)) == before + 1
+        # Prefect answers with the first run as it was: the run reads its channels from
+        # the database when it starts, not from these parameters
+        run = await run_by_key(client, deployment_id, item.idempotency_key)
+        assert run["parameters"]["followup_channels"] == ["1"]
+
+    async def test_each_minute_and_session_gets_its_own_run(
+        self, client: httpx.AsyncClient, deployment_id: str
+    ) -> None:
+        one = followup_run(session=7)
+        next_minute = followup_run(session=7)
+        other_session = attrs.evolve(one, session_pk=SessionPk(8))
+        scheduler = PrefectRestScheduler(client)
+
+        for item in (one, next_minute, other_session):
+            await scheduler.schedule(item)
+
+        keys = {r["idempotency_key"] for r in await runs_of(client, deployment_id)}
+        assert {one.idempotency_key, next_minute.idempotency_key} <= keys
+        assert other_session.idempotency_key in keys
+
+    async def test_a_replanned_followup_after_a_crashed_run_gets_a_new_run(
+        self, client: httpx.AsyncClient, deployment_id: str
+    ) -> None:
+        late = FollowUp(
+            ChannelId(1234567), PostId(1), Horizon.H1, datetime(2031, 5, 6, 7, 8, tzinfo=UTC)
+        )
+        [(first, _)] = plan_runs([late], SessionPk(7), PHONE, now=late.due_at - timedelta(hours=1))
+        scheduler = PrefectRestScheduler(client)
+        await scheduler.schedule(first)
+        crashed = await run_by_key(client, deployment_id, first.idempotency_key)
+        (
+            await client.post(
+                f"/flow_runs/{crashed['id']}/set_state",
+                json={"state": {"type": "CRASHED"}, "force": True},
+            )
+        ).raise_for_status()
+
+        # the next cycle, three minutes after the instant, plans it again
+        [(again, _)] = plan_runs(
+            [late], SessionPk(7), PHONE, now=late.due_at + timedelta(minutes=3)
+        )
+        await scheduler.schedule(again)
+
+        run = await run_by_key(client, deployment_id, again.idempotency_key)
+        assert run["id"] != crashed["id"]
+        assert run["state"]["type"] == "SCHEDULED"
+        assert (await run_by_key(client, deployment_id, first.idempotency_key))["state"][
+            "type"
+        ] == "CRASHED"
 
     async def test_a_run_survives_redeployment(
         self, client: httpx.AsyncClient, deployment_id: str
     ) -> None:
-        item = followup()
+        item = followup_run()
         await PrefectRestScheduler(client).schedule(item)
 
         # serve upserts its deployment on every start: same id, only auto-scheduled runs go
@@ -115,21 +180,32 @@ class TestSchedule:
             "SCHEDULED"
         )
 
-    async def test_each_horizon_gets_its_own_run(
+
+class TestDeploymentChoice:
+    """One deployment per session (``phone=``): the session's own, else ``tg-collect``."""
+
+    async def test_the_sessions_own_deployment_takes_its_runs(
         self, client: httpx.AsyncClient, deployment_id: str
     ) -> None:
-        one_hour = followup(horizon=Horizon.H1)
-        one_day = FollowUp(
-            one_hour.channel_id, one_hour.post_id, Horizon.H24, one_hour.due_at + timedelta(days=1)
-        )
+        phone_a, phone_b = "+15550111", "+15550122"
+        a = await create_deployment(client, "tg-collect-a", {"phone": phone_a})
+        b = await create_deployment(client, "tg-collect-b", {"phone": "+1 555 0122"})
         scheduler = PrefectRestScheduler(client)
+        run_a, run_b = followup_run(1, phone_a), followup_run(2, phone_b)
+        unknown = followup_run(3, "+15550199")
 
-        await scheduler.schedule(one_hour)
-        await scheduler.schedule(one_day)
+        for item in (run_a, run_b, unknown):
+            await scheduler.schedule(item)
 
-        for item in (one_hour, one_day):
-            run = await run_by_key(client, deployment_id, item.idempotency_key)
-            assert parse(run["next_scheduled_start_time"]) == item.due_at
+        assert (await run_by_key(client, a, run_a.idempotency_key))["parameters"]["phone"] == (
+            phone_a
+        )
+        # the same digits however the operator spelled the deployment's parameter
+        assert (await run_by_key(client, b, run_b.idempotency_key))["deployment_id"] == b
+        # no deployment of its own: the one named tg-collect
+        assert (await run_by_key(client, deployment_id, unknown.idempotency_key))[
+            "deployment_id"
+        ] == deployment_id
 
 
 class TestErrors:
@@ -139,34 +215,39 @@ class TestErrors:
         url = f"http://127.0.0.1:{free_port()}/api"
         async with httpx.AsyncClient(base_url=url, timeout=5) as client:
             with pytest.raises(SchedulerError, match="cannot reach the Prefect API") as e:
-                await PrefectRestScheduler(client).schedule(followup())
+                await PrefectRestScheduler(client).schedule(followup_run())
         assert url in str(e.value)
         assert "\n" not in str(e.value)
 
-    async def test_missing_deployment_names_it(self, client: httpx.AsyncClient) -> None:
+    async def test_missing_deployment_names_it_not_the_phone(
+        self, client: httpx.AsyncClient
+    ) -> None:
         scheduler = PrefectRestScheduler(client, deployment_name="nope")
 
         with pytest.raises(SchedulerError, match="no deployment 'nope' of flow 'tg-collect'") as e:
-            await scheduler.schedule(followup())
+            await scheduler.schedule(followup_run(phone="+15550987"))
         assert str(client.base_url).rstrip("/") in str(e.value)
         assert "tgstat.flows.serve" in str(e.value)
+        assert "15550987" not in str(e.value)
+        assert "*******87" in str(e.value)
 
     async def test_a_deleted_deployment_is_looked_up_again(self, client: httpx.AsyncClient) -> None:
         name = "tg-collect-redeployed"
-        old_id = await create_deployment(client, name)
+        phone = "+15550333"
+        old_id = await create_deployment(client, name, {"phone": phone})
         scheduler = PrefectRestScheduler(client, deployment_name=name)
-        await scheduler.schedule(followup())
+        await scheduler.schedule(followup_run(phone=phone))
         (await client.delete(f"/deployments/{old_id}")).raise_for_status()
-        item = followup()
+        new_id = await create_deployment(client, name, {"phone": phone})
+        item = followup_run(phone=phone)
 
-        with pytest.raises(SchedulerError, match=r"answered 404: Deployment not found"):
-            await scheduler.schedule(item)
-
-        # retried on the next cycle: same key, a run of the new deployment (Prefect deleted
-        # the old deployment's scheduled runs with it, so the key is free again)
-        new_id = await create_deployment(client, name)
+        # the cached id answers 404: looked up again at once, the run goes to the new one
         await scheduler.schedule(item)
+
         assert (await run_by_key(client, new_id, item.idempotency_key))["deployment_id"] == new_id
+        (await client.delete(f"/deployments/{new_id}")).raise_for_status()
+        with pytest.raises(SchedulerError, match="no deployment 'tg-collect-redeployed'"):
+            await scheduler.schedule(followup_run(phone=phone))
 
     async def test_http_errors_carry_status_and_detail(self, prefect_api_url: str) -> None:
         # a base URL without /api: every path answers 404
@@ -174,7 +255,7 @@ class TestErrors:
             base_url=prefect_api_url.removesuffix("/api"), timeout=10
         ) as client:
             with pytest.raises(SchedulerError, match=r"/deployments/filter answered 404"):
-                await PrefectRestScheduler(client).schedule(followup())
+                await PrefectRestScheduler(client).schedule(followup_run())
 
 
 class TestLocalPrefectServer:

@@ -55,6 +55,8 @@ class Peek(Protocol):
 
     async def subscriber_readings(self) -> list[tuple[datetime, int]]: ...
 
+    async def last_collected(self) -> datetime | None: ...
+
 
 @attrs.frozen
 class _FakePeek:
@@ -67,6 +69,9 @@ class _FakePeek:
 
     async def subscriber_readings(self) -> list[tuple[datetime, int]]:
         return [(r.taken_at, r.subscribers) for r in self.repo.subscriber_readings(CHANNEL)]
+
+    async def last_collected(self) -> datetime | None:
+        return self.repo.state.last_collected.get(CHANNEL)
 
 
 @attrs.frozen
@@ -92,6 +97,16 @@ class _SqlPeek:
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    async def last_collected(self) -> datetime | None:
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute(
+                "SELECT last_collected_at FROM config__tg_channel WHERE tg_channel_id = %s",
+                (CHANNEL,),
+            ).fetchone()
+        assert row is not None
+        value: datetime | None = row[0]
+        return value
+
 
 @pytest.fixture(name="peek")
 def _peek(any_repo: StatRepository, request: pytest.FixtureRequest) -> Peek:
@@ -111,6 +126,16 @@ class TestRepositoryContract:
             assert await s.max_post_id(CHANNEL) == 3
             tracked = await s.tracked_posts(CHANNEL)
         assert [t.id for t in tracked] == [1, 3]
+
+    async def test_last_collected_keeps_the_latest_instant(
+        self, any_repo: StatRepository, peek: Peek
+    ) -> None:
+        assert await peek.last_collected() is None
+        async with any_repo.session() as s:
+            for instant in (at(10), at(30), at(20)):  # a late run does not move it back
+                async with s.transaction():
+                    await s.mark_collected(CHANNEL, instant)
+        assert await peek.last_collected() == at(30)
 
     async def test_rollback_on_error(self, any_repo: StatRepository) -> None:
         async with any_repo.session() as s:
@@ -217,6 +242,38 @@ class TestRepositoryContract:
                 await s.mark_followups_measured(CHANNEL, [(f1, at(72)), (f24, at(24 * 60 - 2))])
                 await s.mark_followups_measured(CHANNEL, [(f1, at(99))])  # the first one stays
             assert await s.unmeasured_followups(CHANNEL, at(10**5)) == []
+
+    async def test_channels_with_unmeasured_followups(self, any_repo: StatRepository) -> None:
+        other = ChannelId(1777000099)
+        f1 = FollowUp(CHANNEL, PostId(1), Horizon.H1, at(60))
+        async with any_repo.session() as s:
+            async with s.transaction():
+                await s.upsert_channel(attrs.evolve(await s.get_channel(CHANNEL), channel_id=other))
+                await s.add_followups([f1, FollowUp(other, PostId(1), Horizon.H1, at(90))])
+            both = [CHANNEL, other]
+            assert await s.channels_with_unmeasured(both, at(59)) == set()
+            assert await s.channels_with_unmeasured(both, at(60)) == {CHANNEL}
+            assert await s.channels_with_unmeasured(both, at(90)) == {CHANNEL, other}
+            assert await s.channels_with_unmeasured([other], at(90)) == {other}
+            assert await s.channels_with_unmeasured([], at(90)) == set()
+            async with s.transaction():
+                await s.mark_followups_measured(CHANNEL, [(f1, at(60))])
+            assert await s.channels_with_unmeasured(both, at(90)) == {other}
+
+    async def test_album_post_ids(self, any_repo: StatRepository) -> None:
+        album, other = 13_900_000_000_000_007, 13_900_000_000_000_008
+        posts = [
+            attrs.evolve(post(i), grouped_id=g)
+            for i, g in ((1, album), (2, album), (3, None), (4, other), (5, album))
+        ]
+        async with any_repo.session() as s:
+            async with s.transaction():
+                await s.upsert_posts(CHANNEL, posts, at(0))
+                await s.mark_deleted(CHANNEL, [PostId(5)], at(1))  # gone: not asked for
+            assert await s.album_post_ids(CHANNEL, {album}) == [1, 2]
+            assert await s.album_post_ids(CHANNEL, {album, other}) == [1, 2, 4]
+            assert await s.album_post_ids(CHANNEL, set()) == []
+            assert await s.album_post_ids(ChannelId(5), {album}) == []
 
     async def test_snapshots_around(self, any_repo: StatRepository) -> None:
         snaps = [CounterSnapshot(PostId(1), at(m), views=m) for m in (10, 50, 70, 200)]
@@ -434,4 +491,4 @@ class TestRealTelegramShapesContract:
                 await s.add_followups([later])
             pending = await s.pending_followups(CHANNEL, at(0))
         assert pending == [first, single]
-        assert pending[0].idempotency_key == f"tgstat:{CHANNEL}:album{album}:1h"
+        assert pending[0].key == f"tgstat:{CHANNEL}:album{album}:1h"

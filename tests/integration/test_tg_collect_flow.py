@@ -23,13 +23,13 @@ import psycopg
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.integration.cli import clean_env
+from tests.integration.cli import clean_env, run_tgstat
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
 from tgstat.domain.horizons import Horizon
 from tgstat.domain.ids import ChannelId, PostId, SessionPk
 from tgstat.domain.model import ChannelConfig, SealedSession
-from tgstat.domain.planning import FollowUp
+from tgstat.domain.planning import FollowUp, plan_runs
 
 LIVE = ChannelId(1900000001)
 GONE = ChannelId(1900000002)
@@ -147,6 +147,56 @@ class TestFlow:
         assert db.execute("SELECT count(*) FROM stat_post").fetchone() == (2,)
 
 
+class TestFollowUpRun:
+    """A follow-up run measures its session's due follow-ups, reading nothing else."""
+
+    async def test_measures_only_the_due_posts(self, flow_env: Path, db: Conn) -> None:
+        from tgstat.flows.tg_collect_flow import tg_collect
+
+        await tg_collect(channel="Live", return_state=True)  # posts 1 and 2 stored
+        before = dict(snapshot_counts(db))
+        now = datetime.now(UTC)
+        due = now - timedelta(seconds=5)
+        db.execute(
+            "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
+            " VALUES (%s, 2, 3600, %s)",
+            (LIVE, due),
+        )
+
+        # GONE (not in the scenario) has nothing due: untouched, so the run does not fail
+        state = await tg_collect(
+            phone="replay:flow",
+            followup_at=due.replace(second=0, microsecond=0).isoformat(),
+            followup_channels=[str(LIVE)],
+            return_state=True,
+        )
+
+        assert state.is_completed(), state.message
+        assert dict(snapshot_counts(db)) == {1: before[1], 2: before[2] + 1}
+        [(measured_at, late_by_s)] = db.execute(
+            "SELECT measured_at, late_by_s FROM stat_followup WHERE horizon_s = 3600"
+        ).fetchall()
+        assert measured_at is not None
+        assert late_by_s < 60
+
+    async def test_nothing_due_is_a_completed_run(self, flow_env: Path, db: Conn) -> None:
+        from tgstat.flows.tg_collect_flow import tg_collect
+
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        state = await tg_collect(
+            phone="replay:flow", followup_at=minute.isoformat(), return_state=True
+        )
+        assert state.is_completed()
+        assert state.message == "no follow-up left to measure"
+        assert db.execute("SELECT count(*) FROM stat_post").fetchone() == (0,)
+
+
+def snapshot_counts(db: Conn) -> list[tuple[object, ...]]:
+    return db.execute(
+        "SELECT tg_post_id, count(*) FROM stat_post_snapshot GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+
+
 class TestServed:
     """``python -m tgstat.flows.serve`` runs follow-ups created over REST, skips stale runs."""
 
@@ -176,14 +226,27 @@ class TestServed:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        collected = run_tgstat("collect", env=env)  # posts 1 and 2 stored, as a tick would
+        assert collected.returncode == 0, collected.stderr
+        due = datetime.now(UTC) + timedelta(seconds=3)
+        db.execute(
+            "INSERT INTO stat_followup (tg_channel_id, tg_post_id, horizon_s, due_at)"
+            " VALUES (%s, 2, 3600, %s)",
+            (LIVE, due),
+        )
         try:
-            followup_id = asyncio.run(self._schedule(prefect_api_url, seconds_ahead=3))
+            followup_id = asyncio.run(self._schedule(prefect_api_url, db, due))
             stale_id = asyncio.run(self._stale_run(prefect_api_url))
             states = self._wait_final(prefect_api_url, [followup_id, stale_id], timeout=120)
             runner_log = log.read_text(errors="replace")[-4000:]
             assert states[followup_id] == ("COMPLETED", "Completed"), runner_log
             assert states[stale_id] == ("COMPLETED", "Skipped"), runner_log
-            assert db.execute("SELECT count(*) FROM stat_post").fetchone() == (2,)
+            # the follow-up run measured the instant, 0-15 s late (the runner polls each 1 s)
+            [(late_by_s,)] = db.execute(
+                "SELECT late_by_s FROM stat_followup WHERE horizon_s = 3600"
+            ).fetchall()
+            assert late_by_s is not None, runner_log
+            assert late_by_s < 60, runner_log
         finally:
             os.killpg(served.pid, signal.SIGINT)
             try:
@@ -220,18 +283,17 @@ class TestServed:
             await asyncio.sleep(1)
         raise AssertionError("the served deployment never appeared")
 
-    async def _schedule(self, api: str, seconds_ahead: int) -> str:
+    async def _schedule(self, api: str, db: Conn, due: datetime) -> str:
+        """The follow-up run a cycle would plan for the follow-up at ``due``."""
+        [(pk,)] = db.execute("SELECT pk FROM config__tg_bot_session_pool").fetchall()
+        followup = FollowUp(LIVE, PostId(2), Horizon.H1, due)
+        [(run, _)] = plan_runs([followup], SessionPk(int(str(pk))), "replay:served", due)
         async with httpx.AsyncClient(base_url=api) as http:
             await self._deployment_id(http)
-            scheduler = PrefectRestScheduler(http)
-            due = datetime.now(UTC) + timedelta(seconds=seconds_ahead)
-            followup = FollowUp(LIVE, PostId(2), Horizon.H1, due)
-            await scheduler.schedule(followup)
+            await PrefectRestScheduler(http).schedule(run)
             r = await http.post(
                 "/flow_runs/filter",
-                json={
-                    "flow_runs": {"idempotency_key": {"any_": [followup.idempotency_key]}},
-                },
+                json={"flow_runs": {"idempotency_key": {"any_": [run.idempotency_key]}}},
             )
             return str(r.json()[0]["id"])
 

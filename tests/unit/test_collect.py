@@ -24,6 +24,7 @@ from tgstat.domain.model import (
     SealedSession,
     SessionStatus,
 )
+from tgstat.domain.planning import FollowUp
 from tgstat.ports.gateway import (
     ChannelInfo,
     DisconnectedError,
@@ -56,6 +57,10 @@ class World:
             sleep=self.sleep,  # type: ignore[arg-type]
         )
 
+    async def unmeasured(self, due_by: datetime) -> list[FollowUp]:
+        async with self.repo.session() as s:
+            return list(await s.unmeasured_followups(CHANNEL, due_by))
+
     def publish(self, p: Post) -> None:
         self.gateway.posts[p.id] = p
 
@@ -87,12 +92,12 @@ class TestNewPosts:
         world.publish(post(3, date=at(minutes=-1)))  # both ahead
         report = await world.collect(T0)
         assert report.posts_new == 3
-        assert sorted(world.scheduler.runs) == [
-            f"tgstat:{CHANNEL}:2:24h",
-            f"tgstat:{CHANNEL}:3:1h",
-            f"tgstat:{CHANNEL}:3:24h",
+        # one run per session and minute, at the follow-ups' exact instants
+        assert [(r.minute, r.instants) for r in world.scheduler.runs.values()] == [
+            (at(minutes=59), (at(minutes=59),)),  # post 3, 1 h
+            (at(hours=22), (at(hours=22),)),  # post 2, 24 h
+            (at(hours=23, minutes=59), (at(hours=23, minutes=59),)),  # post 3, 24 h
         ]
-        assert world.scheduler.runs[f"tgstat:{CHANNEL}:3:1h"].due_at == at(minutes=59)
         assert report.followups_scheduled == 3
 
     async def test_second_cycle_fetches_only_newer(self, world: World) -> None:
@@ -174,6 +179,15 @@ class TestFailures:
         assert report.events_merged == 1
         assert [e.user.id for e in world.repo.episodes(CHANNEL)] == [7]
 
+    async def test_only_a_completed_cycle_counts_as_collected(self, world: World) -> None:
+        await world.collect(T0)
+        world.gateway.fail["admin_log"] = [DisconnectedError("x")] * 5
+        with pytest.raises(DisconnectedError):
+            await world.collect(at(minutes=5))
+        assert world.repo.state.last_collected[CHANNEL] == T0
+        await world.collect(at(minutes=10))
+        assert world.repo.state.last_collected[CHANNEL] == at(minutes=10)
+
     async def test_short_flood_wait_is_slept_and_retried(self, world: World) -> None:
         world.gateway.fail["posts"] = [RateLimitedError("wait", 7)]
         report = await world.collect(T0)
@@ -251,11 +265,13 @@ class TestRealShapes:
             world.publish(attrs.evolve(post(i, date=at(minutes=-1)), grouped_id=555))
         report = await world.collect(T0)
         assert report.posts_new == 3
-        assert sorted(world.scheduler.runs) == [
-            f"tgstat:{CHANNEL}:album555:1h",
-            f"tgstat:{CHANNEL}:album555:24h",
+        assert [r.at for r in world.scheduler.runs.values()] == [
+            at(minutes=59),
+            at(hours=23, minutes=59),
         ]
-        assert {f.post_id for f in world.scheduler.runs.values()} == {1}
+        assert sorted(
+            (f.post_id, f.horizon.label) for f in await world.unmeasured(at(hours=48))
+        ) == [(1, "1h"), (1, "24h")]
         assert [world.repo.post(CHANNEL, i).post.grouped_id for i in (1, 2, 3)] == [555] * 3
 
     async def test_a_deleted_post_is_marked_kept_and_never_asked_again(self, world: World) -> None:

@@ -61,3 +61,29 @@ def test_a_new_shape_without_out_is_refused_in_one_line() -> None:
         .splitlines()[-1]
         .endswith("give --out: demo-channel.json is the committed demo")
     )
+
+
+class TestBadArguments:
+    """Each bad argument is one line on stderr, exit 2, and nothing is written."""
+
+    def test_posts_out_of_range_is_said_before_asking_for_out(self) -> None:
+        done = make_demo("--posts", "841")
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines() == [
+            "make_demo.py: error: --posts: 1 to 840 a day, and at least 6 in all"
+        ]
+
+    def test_days_are_bounded(self, tmp_path: Path) -> None:
+        done = make_demo("--days", "100000", "--out", str(tmp_path / "x.json"))
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines() == [
+            "make_demo.py: error: argument --days: at most 366 days, got 100000"
+        ]
+        assert not (tmp_path / "x.json").exists()
+
+    def test_unwritable_out(self) -> None:
+        done = make_demo("--start", "now", "--out", "/nonexistent/dir/x.json")
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines() == [
+            "make_demo.py: error: cannot write /nonexistent/dir/x.json: No such file or directory"
+        ]

@@ -261,7 +261,7 @@ class TestPlanningProperties:
         posts = [post(i, date=T0 + timedelta(minutes=i % 2000)) for i in ids]
         plan = plan_followups(CHANNEL, posts, now)
         assert all(f.due_at > now for f in plan)
-        keys = [f.idempotency_key for f in plan]
+        keys = [f.key for f in plan]
         assert len(keys) == len(set(keys))
         expected = sum(1 for p in posts for h in Horizon if h.instant(p.date) > now)
         assert len(plan) == expected

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC
 from typing import Any
 
 import httpx
 
-from tgstat.domain.planning import FollowUp
+from tgstat.domain.planning import FollowUpRun
 from tgstat.ports.scheduler import Scheduler, SchedulerError
 
 _DETAIL_MAX_CHARS = 300
 
 
-class PrefectRestScheduler(Scheduler):
-    """Creates one scheduled run of the collection deployment per follow-up.
+_PAGE = 200
+"""Deployments read per ``/deployments/filter`` request (Prefect's default page limit)."""
 
-    ``client.base_url`` is the Prefect API URL, ``/api`` included. Prefect returns the existing
-    run for a known idempotency key, so scheduling a follow-up twice makes one run.
+
+class PrefectRestScheduler(Scheduler):
+    """Creates one scheduled run of a collection deployment per follow-up run (session and
+    minute).
+
+    ``client.base_url`` is the Prefect API URL, ``/api`` included. The run goes to the
+    deployment of flow ``flow_name`` whose default parameter ``phone`` is the session's
+    phone (one deployment per session, each served by its own worker), else to the
+    deployment named ``deployment_name``; the lookup is cached per phone and done again
+    when Prefect answers 404 (the deployment was deleted or re-created). Prefect returns
+    the existing run for a known idempotency key, so scheduling a run twice makes one.
     """
 
     def __init__(
@@ -28,35 +39,52 @@ class PrefectRestScheduler(Scheduler):
         self._client = client
         self._deployment_name = deployment_name
         self._flow_name = flow_name
-        self._deployment_id: str | None = None
+        self._deployments: dict[str, str] = {}
 
-    async def schedule(self, followup: FollowUp) -> None:
-        deployment_id = await self._find_deployment()
-        response = await self._post(
-            f"/deployments/{deployment_id}/create_flow_run", _to_flow_run(followup)
-        )
-        if response.status_code == httpx.codes.NOT_FOUND:
-            # deleted (e.g. serve restarted under a new id): look it up again next time
-            self._deployment_id = None
+    async def schedule(self, run: FollowUpRun) -> None:
+        """Raises SchedulerError (server unreachable, no deployment, an HTTP error)."""
+        for attempt in (1, 2):
+            deployment_id = await self._find_deployment(run.phone)
+            response = await self._post(
+                f"/deployments/{deployment_id}/create_flow_run", _to_flow_run(run)
+            )
+            if response.status_code != httpx.codes.NOT_FOUND or attempt == 2:
+                break
+            # deleted (e.g. serve restarted under a new id): look it up again, once
+            self._deployments.pop(run.phone, None)
         _check(response)
 
-    async def _find_deployment(self) -> str:
-        if self._deployment_id is not None:
-            return self._deployment_id
-        body = {
-            "flows": {"name": {"any_": [self._flow_name]}},
-            "deployments": {"name": {"any_": [self._deployment_name]}},
-            "limit": 1,
-        }
-        response = _check(await self._post("/deployments/filter", body))
-        found = _json(response)
-        if not isinstance(found, list) or not found:
+    async def _find_deployment(self, phone: str) -> str:
+        cached = self._deployments.get(phone)
+        if cached is not None:
+            return cached
+        deployments = await self._deployments_of_flow()
+        mine = [d for d in deployments if _same_phone(_default_phone(d), phone)]
+        named = [d for d in deployments if d.get("name") == self._deployment_name]
+        if not mine and not named:
             raise SchedulerError(
-                f"no deployment {self._deployment_name!r} of flow {self._flow_name!r} on"
-                f" {self._api_url}: start `python -m tgstat.flows.serve`"
+                f"no deployment {self._deployment_name!r} of flow {self._flow_name!r}, nor one"
+                f" for the session {mask_phone(phone)}, on {self._api_url}: start"
+                " `python -m tgstat.flows.serve`"
             )
-        self._deployment_id = str(found[0]["id"])
-        return self._deployment_id
+        self._deployments[phone] = str((mine or named)[0]["id"])
+        return self._deployments[phone]
+
+    async def _deployments_of_flow(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while True:
+            body = {
+                "flows": {"name": {"any_": [self._flow_name]}},
+                "sort": "NAME_ASC",
+                "limit": _PAGE,
+                "offset": len(found),
+            }
+            page = _json(_check(await self._post("/deployments/filter", body)))
+            if not isinstance(page, list):
+                raise SchedulerError(f"Prefect API {self._api_url} answered {page!r:.80}")
+            found += [d for d in page if isinstance(d, dict)]
+            if len(page) < _PAGE:
+                return found
 
     @property
     def _api_url(self) -> str:
@@ -72,16 +100,39 @@ class PrefectRestScheduler(Scheduler):
             ) from e
 
 
-def _to_flow_run(followup: FollowUp) -> dict[str, Any]:
-    channel = str(followup.channel_id)
+def mask_phone(phone: str) -> str:
+    """The phone with all but its last two characters hidden, for messages and run names."""
+    return "*" * max(0, len(phone) - 2) + phone[-2:]
+
+
+def _default_phone(deployment: dict[str, Any]) -> str | None:
+    params = deployment.get("parameters")
+    phone = params.get("phone") if isinstance(params, dict) else None
+    return phone if isinstance(phone, str) else None
+
+
+def _same_phone(a: str | None, b: str) -> bool:
+    """Equal, or the same digits (``+1 555-0100`` is ``+15550100``)."""
+    if a is None:
+        return False
+    digits_a, digits_b = (re.sub(r"\D", "", x) for x in (a, b))
+    return a == b or (bool(digits_a) and digits_a == digits_b)
+
+
+def _to_flow_run(run: FollowUpRun) -> dict[str, Any]:
+    minute = run.minute.astimezone(UTC)
     return {
-        "name": f"followup-{channel}-{followup.post_id}-{followup.horizon.label}",
-        "parameters": {"channel": channel},
+        "name": f"followups-s{run.session_pk}-{minute:%Y%m%d-%H%M}",
+        "parameters": {
+            "phone": run.phone,
+            "followup_at": minute.isoformat(),
+            "followup_channels": [str(c) for c in run.channel_ids],
+        },
         "state": {
             "type": "SCHEDULED",
-            "state_details": {"scheduled_time": followup.due_at.isoformat()},
+            "state_details": {"scheduled_time": run.at.isoformat()},
         },
-        "idempotency_key": followup.idempotency_key,
+        "idempotency_key": run.idempotency_key,
         "tags": ["tgstat", "followup"],
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -15,18 +15,19 @@ import httpx
 from tgstat.adapters.prefect_rest_scheduler import PrefectRestScheduler
 from tgstat.adapters.replay import ReplayGateway, Scenario, WallClock
 from tgstat.app.bootstrap import App
-from tgstat.app.secrets import sealer
+from tgstat.app.secrets import DeferredSealer
 from tgstat.app.sessions import normalize_phone
 from tgstat.app.settings import Settings
 from tgstat.app.telegram import live_telegram
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.ids import SessionPk
 from tgstat.domain.model import ChannelConfig
-from tgstat.domain.planning import FollowUp
+from tgstat.domain.planning import MINUTE, FollowUpRun, minute_of
 from tgstat.ports.gateway import SessionBannedError, TelegramGateway
-from tgstat.ports.repository import ChannelBusyError, StatRepository
+from tgstat.ports.repository import ChannelBusyError, DatabaseUnavailableError, StatRepository
 from tgstat.ports.scheduler import Scheduler, SchedulerError
 from tgstat.services.collect import CollectPolicy, CollectReport, collect_channel
+from tgstat.services.followup import measure_followups
 
 
 class ChannelSelectionError(TgstatError):
@@ -40,7 +41,7 @@ class CollectionFailedError(TgstatError):
 class UnconfiguredScheduler(Scheduler):
     """Without PREFECT_API_URL follow-ups cannot be scheduled: they stay pending."""
 
-    async def schedule(self, followup: FollowUp) -> None:
+    async def schedule(self, run: FollowUpRun) -> None:
         raise SchedulerError("PREFECT_API_URL is not set: follow-ups stay pending")
 
 
@@ -60,7 +61,7 @@ GatewaySource = Callable[[ChannelConfig], GatewayLease]
 
 def telethon_source(repository: StatRepository, settings: Settings) -> GatewaySource:
     """A live Telethon gateway per session group (see ``flows.telegram.live_telegram``)."""
-    seal = sealer(settings)
+    seal = DeferredSealer(settings)  # no key needed until a sealed session is opened
 
     @asynccontextmanager
     async def lease(channel: ChannelConfig) -> AsyncIterator[tuple[TelegramGateway, SessionPk]]:
@@ -104,6 +105,9 @@ def select(
     return chosen
 
 
+Work = Callable[[ChannelConfig, TelegramGateway, SessionPk], Awaitable[CollectReport]]
+
+
 async def collect_many(
     channels: Sequence[ChannelConfig],
     *,
@@ -120,6 +124,61 @@ async def collect_many(
     ``concurrency`` at once, all on this event loop (a Telethon client must not change
     loops).
     """
+
+    async def cycle(c: ChannelConfig, gateway: TelegramGateway, pk: SessionPk) -> CollectReport:
+        return await collect_channel(
+            c.channel_id,
+            repository=repository,
+            gateway=gateway,
+            scheduler=scheduler,
+            now=clock(),
+            session_pk=pk,
+            policy=policy,
+        )
+
+    return await _each_channel(channels, source, concurrency, cycle)
+
+
+async def followup_many(
+    channels: Sequence[ChannelConfig],
+    *,
+    repository: StatRepository,
+    source: GatewaySource,
+    concurrency: int,
+    due_by: datetime | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    policy: CollectPolicy | None = None,
+) -> list[Outcome]:
+    """A follow-up run over ``channels``: each channel's follow-ups due at or before
+    ``max(due_by, now)`` and not measured yet are measured (``measure_followups``: their
+    posts by id and new comments, nothing else). Only channels with such follow-ups are
+    touched (one query finds them), so a run with nothing left to do opens no client.
+    Sessions and failures as in ``collect_many``."""
+    async with repository.session() as s:
+        now = clock()
+        todo = await s.channels_with_unmeasured(
+            [c.channel_id for c in channels], max(due_by or now, now)
+        )
+
+    async def measure(c: ChannelConfig, gateway: TelegramGateway, pk: SessionPk) -> CollectReport:
+        now = clock()
+        return await measure_followups(
+            c.channel_id,
+            repository=repository,
+            gateway=gateway,
+            now=now,
+            due_by=max(due_by or now, now),
+            session_pk=pk,
+            policy=policy,
+        )
+
+    chosen = [c for c in channels if c.channel_id in todo]
+    return await _each_channel(chosen, source, concurrency, measure)
+
+
+async def _each_channel(
+    channels: Sequence[ChannelConfig], source: GatewaySource, concurrency: int, work: Work
+) -> list[Outcome]:
     groups: dict[SessionPk, list[ChannelConfig]] = defaultdict(list)
     for channel in channels:
         groups[channel.session_pk].append(channel)
@@ -129,12 +188,9 @@ async def collect_many(
         async with bound:
             try:
                 async with source(group[0]) as (gateway, session_pk):
-                    return [
-                        await _collect_one(
-                            c, gateway, session_pk, repository, scheduler, clock, policy
-                        )
-                        for c in group
-                    ]
+                    return [await _one(c, gateway, session_pk, work) for c in group]
+            except DatabaseUnavailableError:
+                raise  # the database is gone for every channel: the run ends, in one line
             except TgstatError as e:  # no usable session, key error, banned on connect
                 return [Outcome(c, "failed", error=_describe(e)) for c in group]
 
@@ -142,29 +198,17 @@ async def collect_many(
     return [outcome for group in results for outcome in group]
 
 
-async def _collect_one(
-    channel: ChannelConfig,
-    gateway: TelegramGateway,
-    session_pk: SessionPk,
-    repository: StatRepository,
-    scheduler: Scheduler,
-    clock: Callable[[], datetime],
-    policy: CollectPolicy | None,
+async def _one(
+    channel: ChannelConfig, gateway: TelegramGateway, session_pk: SessionPk, work: Work
 ) -> Outcome:
     try:
-        report = await collect_channel(
-            channel.channel_id,
-            repository=repository,
-            gateway=gateway,
-            scheduler=scheduler,
-            now=clock(),
-            session_pk=session_pk,
-            policy=policy,
-        )
+        report = await work(channel, gateway, session_pk)
     except ChannelBusyError as e:
         return Outcome(channel, "skipped", error=str(e))
     except SessionBannedError as e:
         return Outcome(channel, "failed", error=f"{_describe(e)} (session {session_pk} banned)")
+    except DatabaseUnavailableError:
+        raise
     except TgstatError as e:
         return Outcome(channel, "failed", error=_describe(e))
     return Outcome(channel, "collected", report=report)
@@ -225,17 +269,43 @@ async def run_collection(
                 if x.phone_number == wanted and x.pk is not None
             }
     chosen = select(channels, channel, pks)
-    source = (
-        replay_source(Scenario.load(settings.replay_scenario))
-        if settings.replay_scenario is not None
-        else telethon_source(app.repository, settings)
-    )
     async with scheduler_for(settings) as scheduler:
         return await collect_many(
             chosen,
             repository=app.repository,
             scheduler=scheduler,
-            source=source,
+            source=_source(settings, app),
             concurrency=settings.collect_concurrency,
-            policy=CollectPolicy(subscribers_every=timedelta(seconds=settings.subscribers_every_s)),
+            policy=_policy(settings),
         )
+
+
+async def run_followups(
+    settings: Settings, app: App, phone: str | None, minute: datetime
+) -> list[Outcome]:
+    """The composition root of a follow-up run (``FollowUpRun``): the channels of
+    ``phone``'s session (as stored, the scheduler passes it verbatim; all channels when
+    None) with follow-ups due by the end of ``minute``, or earlier, not measured yet."""
+    async with app.repository.session() as s:
+        channels = list(await s.list_channels())
+        if phone is not None:
+            pks = {x.pk for x in await s.enabled_sessions() if x.phone_number == phone}
+            channels = [c for c in channels if c.session_pk in pks]
+    return await followup_many(
+        channels,
+        repository=app.repository,
+        source=_source(settings, app),
+        concurrency=settings.collect_concurrency,
+        due_by=minute_of(minute) + MINUTE - timedelta(microseconds=1),
+        policy=_policy(settings),
+    )
+
+
+def _source(settings: Settings, app: App) -> GatewaySource:
+    if settings.replay_scenario is not None:
+        return replay_source(Scenario.load(settings.replay_scenario))
+    return telethon_source(app.repository, settings)
+
+
+def _policy(settings: Settings) -> CollectPolicy:
+    return CollectPolicy(subscribers_every=timedelta(seconds=settings.subscribers_every_s))

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from tgstat.adapters.postgres import Pool
 from tgstat.app.redaction import redact as redact  # the one masking helper, re-exported
-from tgstat.app.settings import Settings
+from tgstat.app.settings import Settings, ensure_home
 from tgstat.domain.errors import TgstatError
 from tgstat.ports.repository import DatabaseUnavailableError
 
@@ -92,7 +92,7 @@ def embedded_server(home: Path) -> Iterator[Path]:
     process leaves the server at once (not at interpreter exit), and the last process to
     leave stops it; holders that died without leaving (SIGKILL) are forgotten first.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_home(home)
     pgdata = (home / "pg").resolve()
     try:
         with warnings.catch_warnings():
@@ -172,10 +172,12 @@ def _unavailable(url: str, e: Exception) -> DatabaseUnavailableError:
 _CONNECT_ERRORS = (psycopg.OperationalError, psycopg.ProgrammingError)
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
-    """A synchronous connection, or DatabaseUnavailableError naming the URL (no password)."""
+def connect(url: str, **params: str) -> psycopg.Connection[Any]:
+    """A synchronous connection (``params`` override the URL's), or DatabaseUnavailableError
+    naming the URL (no password)."""
     try:
-        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
+        target = conninfo.make_conninfo(url, **params) if params else url
+        return psycopg.connect(target, connect_timeout=CONNECT_TIMEOUT_S)
     except _CONNECT_ERRORS as e:
         raise _unavailable(url, e) from e
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from psycopg import conninfo, sql
 
@@ -52,31 +52,51 @@ def _as_uri(dsn: str) -> str:
     return f"postgres://{userinfo}@/{database}" + (f"?{query}" if query else "")
 
 
-def _dbmate_url(url: str) -> str:
-    # dbmate speaks postgres:// and needs sslmode spelled out for unix sockets.
+def _dbmate_url(url: str, ssl_in_use: bool | None) -> str:
+    """``url`` as dbmate reads it, with an sslmode its driver (lib/pq) understands.
+
+    lib/pq defaults to ``require`` and knows neither ``prefer`` nor ``allow``; libpq and
+    psycopg default to ``prefer``. So an absent, ``prefer`` or ``allow`` sslmode becomes what
+    libpq negotiated (``ssl_in_use``, from a probe connection): ``require`` over TLS, else
+    ``disable``. Any other sslmode is kept as given.
+    """
     if "://" not in url:
         url = _as_uri(url)
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
-    if "sslmode=" not in url and "host=/" in url:
-        url += ("&" if "?" in url else "?") + "sslmode=disable"
-    return url
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    mode = dict(query).get("sslmode", "prefer")
+    if mode in ("prefer", "allow"):
+        if dict(query).get("host", "").startswith("/"):
+            ssl_in_use = False  # a unix socket never uses TLS
+        if ssl_in_use is not None:
+            mode = "require" if ssl_in_use else "disable"
+            query = [(k, v) for k, v in query if k != "sslmode"] + [("sslmode", mode)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
-def _check_reachable(url: str) -> None:
-    """A clear error for an unreachable server, before dbmate's own; a missing database is
-    fine (``dbmate up`` creates it)."""
+def _probe_ssl(url: str) -> bool | None:
+    """Whether libpq's ``prefer`` ends up on TLS with this server: a clear error for an
+    unreachable one, before dbmate's own. A missing database is fine (``dbmate up`` creates
+    it): the server's ``postgres`` database answers instead; None when it does not."""
     try:
-        connect(url).close()
+        with connect(url) as conn:
+            return bool(conn.pgconn.ssl_in_use)
     except DatabaseUnavailableError as e:
         # libpq reports a missing database without a SQLSTATE: only its message tells.
         if "does not exist" not in str(e):
             raise
+    try:
+        with connect(url, dbname="postgres") as conn:
+            return bool(conn.pgconn.ssl_in_use)
+    except DatabaseUnavailableError:
+        return None
 
 
 def dbmate(url: str, *args: str) -> str:
     """Run dbmate against ``url``; return its output or raise MigrationError (no password)."""
-    _check_reachable(url)
+    ssl_in_use = _probe_ssl(url)
     command = [
         dbmate_executable(),
         "--migrations-dir",
@@ -86,7 +106,7 @@ def dbmate(url: str, *args: str) -> str:
     ]
     # The URL (and its password) goes through the environment, where dbmate reads
     # DATABASE_URL: a command line is readable by every local user (ps, /proc/PID/cmdline).
-    env = {**os.environ, "DATABASE_URL": _dbmate_url(url)}
+    env = {**os.environ, "DATABASE_URL": _dbmate_url(url, ssl_in_use)}
     done = subprocess.run(  # noqa: S603
         command, capture_output=True, text=True, check=False, env=env
     )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 
 import attrs
 
 from tgstat.adapters.replay import ReplayGateway, Scenario, SimClock, SimScheduler
 from tgstat.domain.model import ChannelConfig, SealedSession, SessionStatus
+from tgstat.domain.planning import plan_runs
 from tgstat.ports.gateway import GatewayError, SessionBannedError
 from tgstat.ports.repository import StatRepository, UnknownChannelError
 from tgstat.services.collect import CollectPolicy, collect_channel
+from tgstat.services.followup import measure_followups
 
 
 @attrs.frozen
@@ -73,7 +76,11 @@ async def _no_sleep(_seconds: float) -> None:
 
 
 async def replay(
-    scenario: Scenario, repository: StatRepository, policy: CollectPolicy | None = None
+    scenario: Scenario,
+    repository: StatRepository,
+    policy: CollectPolicy | None = None,
+    *,
+    narrow_followups: bool = False,
 ) -> ReplaySummary:
     """Run a collection at every tick and every follow-up up to ``scenario.end``, including
     the follow-ups of this channel the database holds unmeasured (a resumed replay).
@@ -81,17 +88,18 @@ async def replay(
     A follow-up and a tick at the same instant make one run. A run that fails on a
     transient gateway error is counted and the replay goes on; a banned session stops it
     (SessionBannedError, after the session was marked banned).
+
+    A run at a follow-up instant off the ticks is the whole collection cycle, as
+    docs/scenario-format.md prescribes (the tables it specifies, e.g. ``deleted_at`` "the
+    first collection that found them gone", count those runs). ``narrow_followups`` plays
+    what a served follow-up run does instead (``measure_followups``: the due posts by id and
+    their new comments, nothing else): same horizon values, fewer requests; other columns
+    may then differ where that doc counts the follow-up runs as collections.
     """
     await register(repository, scenario)
     clock = SimClock(scenario.start)
     gateway = ReplayGateway(scenario, clock)
-    scheduler = SimScheduler()
-    # The simulated schedule is rebuilt from the database: the follow-ups an earlier,
-    # interrupted replay planned and never measured run again, as a resumed replay must.
-    async with repository.session() as s:
-        for followup in await s.unmeasured_followups(scenario.channel.id, scenario.end):
-            if followup.due_at >= scenario.start:
-                await scheduler.schedule(followup)
+    scheduler = await _rebuilt_schedule(repository, scenario)
     ticks = scenario.ticks()
     i = runs = failed = 0
     totals: Counter[str] = Counter()
@@ -104,17 +112,22 @@ async def replay(
         if not candidates:
             break
         now = min(candidates)
-        if i < len(ticks) and ticks[i] == now:
+        tick = i < len(ticks) and ticks[i] == now
+        if tick:
             i += 1
         scheduler.pop_due(now)
         clock.now = now
         runs += 1
+        use_case = (
+            measure_followups
+            if narrow_followups and not tick
+            else partial(collect_channel, scheduler=scheduler)
+        )
         try:
-            report = await collect_channel(
+            report = await use_case(
                 scenario.channel.id,
                 repository=repository,
                 gateway=gateway,
-                scheduler=scheduler,
                 now=now,
                 policy=policy,
                 sleep=_no_sleep,
@@ -142,6 +155,25 @@ async def replay(
         events_merged=totals["events_merged"],
         followups_scheduled=totals["followups_scheduled"],
     )
+
+
+async def _rebuilt_schedule(repository: StatRepository, scenario: Scenario) -> SimScheduler:
+    """The simulated schedule rebuilt from the database: the follow-ups an earlier,
+    interrupted replay planned and never measured run again, as a resumed replay must."""
+    scheduler = SimScheduler()
+    async with repository.session() as s:
+        undone = [
+            f
+            for f in await s.unmeasured_followups(scenario.channel.id, scenario.end)
+            if f.due_at >= scenario.start
+        ]
+        if not undone:
+            return scheduler
+        pk = (await s.get_channel(scenario.channel.id)).session_pk
+        phone = (await s.get_session(pk)).phone_number
+    for run, _ in plan_runs(undone, pk, phone, scenario.start):
+        await scheduler.schedule(run)
+    return scheduler
 
 
 def utc_now() -> datetime:

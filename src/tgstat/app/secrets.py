@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from tgstat.adapters.fernet_sealer import FernetSealer
-from tgstat.app.settings import Settings
-from tgstat.ports.secrets import SecretKeyError
+from tgstat.app.settings import Settings, ensure_home
+from tgstat.ports.secrets import Sealer, SecretKeyError
 
 KEY_FILE = "secret.key"
 
@@ -20,7 +20,7 @@ def load_or_create_key(home: Path) -> bytes:
     loser reads the winner's.
     """
     path = home / KEY_FILE
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_home(home)
     key = FernetSealer.generate_key()
     with contextlib.suppress(FileExistsError):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -58,3 +58,23 @@ def sealer(settings: Settings, *, may_create: bool = False) -> FernetSealer:
             " TGSTAT_SECRET_KEY) from your backups"
         )
     return FernetSealer(load_or_create_key(settings.home), source=f"the key file {path}")
+
+
+class DeferredSealer(Sealer):
+    """``sealer(settings)``, looked up when a secret is first sealed or opened: a run whose
+    sessions hold nothing sealed (the placeholders of ``tgstat replay``) needs no key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._sealer: FernetSealer | None = None
+
+    def _key(self) -> FernetSealer:
+        if self._sealer is None:
+            self._sealer = sealer(self._settings)
+        return self._sealer
+
+    def seal(self, plaintext: bytes) -> bytes:
+        return self._key().seal(plaintext)
+
+    def open(self, sealed: bytes) -> bytes:
+        return self._key().open(sealed)

@@ -26,6 +26,7 @@ from tgstat.app.bootstrap import bootstrap
 from tgstat.app.database import database_url
 from tgstat.app.secrets import sealer
 from tgstat.app.settings import Settings
+from tgstat.app.telegram import stored_client
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.ids import SessionPk
 from tgstat.domain.model import ChannelConfig, SealedSession, SessionStatus
@@ -181,14 +182,9 @@ async def add_channel(
             if stored.session_bytes is None:
                 raise NoSessionError(f"session {stored.pk} holds no Telegram session file")
             seal = sealer(settings)  # the session exists: so must the key it is sealed with
-            extra = {} if client_class is None else {"client_class": client_class}
             try:
-                async with session_client(
-                    seal.open(stored.session_bytes),
-                    stored.api_id,
-                    seal.open(stored.api_hash).decode(),
-                    flood_sleep_threshold=settings.flood_sleep_threshold,
-                    **extra,
+                async with stored_client(
+                    stored, seal, settings, client_class=client_class
                 ) as handle:
                     await connect_authorized(handle.client)
                     info = await TelethonGateway(handle.client).resolve_channel(query)

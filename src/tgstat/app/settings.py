@@ -93,6 +93,23 @@ class Settings:
         )
 
 
+def ensure_home(home: Path) -> Path:
+    """``home`` (TGSTAT_HOME) as a directory, created if missing; SettingsError (one line)
+    when it cannot be: a file there, a file on its path, a place nothing can be created."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SettingsError(
+            f"TGSTAT_HOME {home} is a file, not a directory: set TGSTAT_HOME to a directory"
+        ) from None
+    except OSError as e:
+        raise SettingsError(
+            f"TGSTAT_HOME {home} cannot be created ({e.strerror}): set TGSTAT_HOME to a"
+            " directory you can write"
+        ) from None
+    return home
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if not raw:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
 from tgstat.adapters.telethon.gateway import TelethonGateway
-from tgstat.adapters.telethon.session import connect_authorized, session_client
+from tgstat.adapters.telethon.session import (
+    CorruptSessionError,
+    SessionClient,
+    connect_authorized,
+    session_client,
+)
 from tgstat.app.settings import Settings
 from tgstat.domain.errors import TgstatError
 from tgstat.domain.model import ChannelConfig, SealedSession
@@ -21,6 +26,47 @@ from tgstat.ports.secrets import Sealer
 
 class NoUsableSessionError(TgstatError):
     """Raised when no enabled session of the pool can sign in."""
+
+
+class ReplayChannelError(NoUsableSessionError):
+    """Raised when a real run meets a channel only a ``tgstat replay`` placeholder holds."""
+
+
+class UnreadableSessionError(TgstatError):
+    """Raised when a stored session file is not a Telethon session (corrupt, or not one)."""
+
+
+REPLAY_PHONE_PREFIX = "replay:"
+
+
+def is_replay_placeholder(session: SealedSession) -> bool:
+    """A session row ``tgstat replay`` registered: no Telegram session, nothing sealed."""
+    return session.phone_number.startswith(REPLAY_PHONE_PREFIX)
+
+
+@asynccontextmanager
+async def stored_client(
+    stored: SealedSession, seal: Sealer, settings: Settings, *, client_class: Any = None
+) -> AsyncIterator[SessionClient]:
+    """A client (not connected) over the stored session file, opened with ``seal``; a file
+    that is not a Telethon session is UnreadableSessionError naming the (masked) phone."""
+    assert stored.session_bytes is not None
+    extra = {} if client_class is None else {"client_class": client_class}
+    try:
+        async with session_client(
+            seal.open(stored.session_bytes),
+            stored.api_id,
+            seal.open(stored.api_hash).decode(),
+            flood_sleep_threshold=settings.flood_sleep_threshold,
+            **extra,
+        ) as handle:
+            yield handle
+    except CorruptSessionError as e:  # raised on opening the file, before the block runs
+        raise UnreadableSessionError(
+            f"the stored session of phone ***{stored.phone_number[-4:]} (session {stored.pk})"
+            f" is unreadable, {e}: sign that account in again with"
+            " `python -m tgstat.flows.add_bot_session`"
+        ) from e
 
 
 @attrs.frozen
@@ -54,20 +100,10 @@ async def live_telegram(
     """
     async with repository.session() as s:
         enabled = list(await s.enabled_sessions())
-    extra = {} if client_class is None else {"client_class": client_class}
     for stored in candidates(channel, enabled):
         if stored.session_bytes is None or stored.pk is None:
             continue
-        async with AsyncExitStack() as stack:
-            handle = await stack.enter_async_context(
-                session_client(
-                    seal.open(stored.session_bytes),
-                    stored.api_id,
-                    seal.open(stored.api_hash).decode(),
-                    flood_sleep_threshold=settings.flood_sleep_threshold,
-                    **extra,
-                )
-            )
+        async with stored_client(stored, seal, settings, client_class=client_class) as handle:
             try:
                 await connect_authorized(handle.client)
             except SessionBannedError as e:
@@ -79,6 +115,12 @@ async def live_telegram(
             async with repository.session() as s, s.transaction():
                 await s.store_session_file(stored.pk, seal.seal(handle.session_file))
         return
+    if any(is_replay_placeholder(s) for s in enabled if s.pk == channel.session_pk):
+        raise ReplayChannelError(
+            f"channel {channel.name!r} comes from a replay (`tgstat replay`): collecting it for"
+            " real needs a signed-in session (`python -m tgstat.flows.add_bot_session`, then"
+            " `tgstat add-channel`), or make it a dry run with TGSTAT_REPLAY_SCENARIO"
+        )
     raise NoUsableSessionError(
         f"no enabled session can reach channel {channel.name!r}: add one with"
         " `python -m tgstat.flows.add_bot_session`"

@@ -48,18 +48,21 @@ def register(sub: Any) -> None:
 
 def _os_errors_as_lake_errors(run: Command) -> Command:
     """``run`` with any OSError that escaped the lake's own error handling (a full disk, a
-    denied permission, a taken port) raised as LakeError: one line and exit 2."""
+    denied permission, a taken port), or an object store's error (no credentials, endpoint
+    unreachable, access denied), raised as LakeError: one line and exit 2."""
 
     @functools.wraps(run)
     def guarded(args: argparse.Namespace, settings: Settings) -> int:
+        from tgstat.adapters.fsspec_lake import describe, store_errors
         from tgstat.ports.lake import LakeError
 
         try:
             return run(args, settings)
         except BrokenPipeError:
             raise  # the reader went away: run_command stops quietly
-        except OSError as e:
-            raise LakeError(f"lake {getattr(args, 'lake_command', '')}: {e}") from e
+        except store_errors() as e:
+            command = getattr(args, "lake_command", "")
+            raise LakeError(f"lake {command}: {settings.lake_root}: {describe(e)}") from e
 
     return guarded
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
 from tgstat.domain.horizons import LONGEST_HORIZON, Horizon
-from tgstat.domain.ids import ChannelId, PostId
+from tgstat.domain.ids import ChannelId, PostId, SessionPk
 from tgstat.domain.model import Post
 
 MAX_IDS_PER_REQUEST = 100
@@ -28,8 +28,8 @@ class FollowUp:
     """The album's ``grouped_id``: one follow-up per album and instant."""
 
     @property
-    def idempotency_key(self) -> str:
-        """Unique per channel, post (or album) and horizon: scheduling twice makes one run."""
+    def key(self) -> str:
+        """Unique per channel, post (or album) and horizon: the ``stat_followup`` row."""
         subject = self.post_id if self.grouped_id is None else f"album{self.grouped_id}"
         return f"tgstat:{self.channel_id}:{subject}:{self.horizon.label}"
 
@@ -61,6 +61,85 @@ def plan_followups(channel_id: ChannelId, posts: Iterable[Post], now: datetime) 
         for p in publications(posts)
         for h in Horizon
         if h.instant(p.date) > now
+    ]
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def minute_of(instant: datetime) -> datetime:
+    """``instant`` truncated to its minute (same zone)."""
+    return instant.replace(second=0, microsecond=0)
+
+
+@attrs.frozen
+class FollowUpRun:
+    """One flow run that measures every follow-up of one session due in one minute
+    (docs/design.md 4.3): a burst of posts, an album, or many channels of the session
+    publishing in the same minute cost one run.
+
+    The run does not carry a frozen work list: when it starts it measures every follow-up
+    of the session's channels that is due by the end of its minute and not measured yet, so
+    follow-ups added after the run was created (a second channel whose instant falls in the
+    same minute: Prefect returns the existing run for a known key) and overdue ones of runs
+    that crashed are measured too.
+    """
+
+    session_pk: SessionPk
+    phone: str = attrs.field(repr=False)
+    """The session's phone (``config__tg_bot_session_pool.phone_number``): the run uses
+    this session and is created on its deployment. Never logged in full."""
+    minute: datetime
+    """The minute the run measures (seconds zero); part of the idempotency key."""
+    channel_ids: tuple[ChannelId, ...]
+    """Channels with a follow-up in this minute when the run was planned (for the UI)."""
+    instants: tuple[datetime, ...]
+    """The follow-ups' instants within ``minute``, ascending, distinct; a follow-up planned
+    after its instant counts at the instant it was planned."""
+
+    @property
+    def at(self) -> datetime:
+        """When the run starts: its latest instant, so every follow-up it was planned with
+        is due (the earlier ones are measured at most 59 s late, within the tolerance)."""
+        return self.instants[-1]
+
+    @property
+    def due_by(self) -> datetime:
+        """The run measures follow-ups due at or before this instant: its minute's end."""
+        return self.minute + MINUTE - timedelta(microseconds=1)
+
+    @property
+    def idempotency_key(self) -> str:
+        """One per session and minute: planning the same minute twice makes one run."""
+        minute = self.minute.astimezone(UTC)
+        return f"tgstat:followups:{self.session_pk}:{minute:%Y-%m-%dT%H:%MZ}"
+
+
+def plan_runs(
+    followups: Iterable[FollowUp], session_pk: SessionPk, phone: str, now: datetime
+) -> list[tuple[FollowUpRun, list[FollowUp]]]:
+    """The follow-ups grouped into one run per minute, by minute, each with its members.
+
+    A follow-up whose instant has passed (re-planned: its run crashed or never came) is
+    planned at ``now``: its run is keyed by the current minute, never by the minute of the
+    run that did not measure it, which the scheduler would return as it is.
+    """
+    groups: dict[datetime, list[tuple[datetime, FollowUp]]] = {}
+    for f in followups:
+        at = max(f.due_at, now)
+        groups.setdefault(minute_of(at), []).append((at, f))
+    return [
+        (
+            FollowUpRun(
+                session_pk,
+                phone,
+                minute,
+                tuple(sorted({f.channel_id for _, f in members})),
+                tuple(sorted({at for at, _ in members})),
+            ),
+            [f for _, f in members],
+        )
+        for minute, members in sorted(groups.items())
     ]
 
 

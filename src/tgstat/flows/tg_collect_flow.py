@@ -11,7 +11,7 @@ from prefect.runtime import flow_run as current_run
 from prefect.states import Completed
 
 from tgstat.app.bootstrap import bootstrap
-from tgstat.app.collection import raise_for_failures, run_collection, summary
+from tgstat.app.collection import raise_for_failures, run_collection, run_followups, summary
 from tgstat.app.database import database_url
 from tgstat.app.settings import Settings
 
@@ -48,14 +48,33 @@ def stale_interval_run(now: datetime) -> bool:
     on_crashed=[log_unsuccessful],
     on_cancellation=[log_unsuccessful],
 )
-async def tg_collect(channel: str | None = None, phone: str | None = None) -> Any:
-    """Collect ``channel`` (title or id), the channels of ``phone``'s session, or all."""
+async def tg_collect(
+    channel: str | None = None,
+    phone: str | None = None,
+    followup_at: str | None = None,
+    followup_channels: list[str] | None = None,
+) -> Any:
+    """Collect ``channel`` (title or id), the channels of ``phone``'s session, or all.
+
+    With ``followup_at`` (an ISO minute) the run is a follow-up run: it measures the
+    follow-ups of ``phone``'s session due by the end of that minute (or earlier) and not
+    measured yet, reading only their posts and comments. ``followup_channels`` names the
+    channels known when the run was planned, for the UI; the run reads its work from the
+    database, so channels added to the same minute later are measured too.
+    """
+    del followup_channels  # informative only
     if stale_interval_run(datetime.now(UTC)):
         return Completed(name="Skipped", message="a newer interval run supersedes this one")
     settings = Settings.from_env()
     with database_url(settings) as url:
         async with bootstrap(settings, url) as app:
-            outcomes = await run_collection(settings, app, channel, phone)
+            if followup_at is None:
+                outcomes = await run_collection(settings, app, channel, phone)
+            else:
+                minute = datetime.fromisoformat(followup_at)
+                outcomes = await run_followups(settings, app, phone, minute)
+    if not outcomes:
+        return Completed(message="no follow-up left to measure")
     get_run_logger().info("%s", summary(outcomes))
     raise_for_failures(outcomes)
     if outcomes and all(o.status == "skipped" for o in outcomes):

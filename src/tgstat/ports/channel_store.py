@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from tgstat.domain.ids import ChannelId
@@ -21,3 +22,8 @@ class ChannelStore(Protocol):
         ...
 
     async def list_channels(self) -> Sequence[ChannelConfig]: ...
+
+    async def mark_collected(self, channel_id: ChannelId, at: datetime) -> None:
+        """Record ``at`` (the cycle's instant) as the channel's last completed cycle; an
+        earlier instant than the stored one leaves it (replays and late runs interleave)."""
+        ...

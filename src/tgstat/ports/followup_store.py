@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -29,6 +29,13 @@ class FollowUpStore(Protocol):
     ) -> Sequence[FollowUp]:
         """Follow-ups due at or before ``due_by`` that no collection measured yet, by due
         time: handed to the scheduler or not, their run may never have happened."""
+        ...
+
+    async def channels_with_unmeasured(
+        self, channel_ids: Collection[ChannelId], due_by: datetime
+    ) -> set[ChannelId]:
+        """Which of ``channel_ids`` have a follow-up due at or before ``due_by`` that no
+        collection measured yet: the work of a follow-up run, found in one query."""
         ...
 
     async def mark_followups_measured(

@@ -64,6 +64,13 @@ class PostStore(Protocol):
         deleted posts (``deleted_at`` set) are left out."""
         ...
 
+    async def album_post_ids(
+        self, channel_id: ChannelId, grouped_ids: Collection[int]
+    ) -> Sequence[PostId]:
+        """Ids of the live (not deleted) messages of the given albums (``grouped_id``),
+        ascending: a follow-up recorded under an album's first message measures them all."""
+        ...
+
     async def older_posts(
         self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
     ) -> Sequence[PostId]:

@@ -4,5 +4,6 @@ No Prefect, Telethon, psycopg or httpx here.
 """
 
 from tgstat.services.collect import CollectPolicy, CollectReport, collect_channel
+from tgstat.services.followup import measure_followups
 
-__all__ = ["CollectPolicy", "CollectReport", "collect_channel"]
+__all__ = ["CollectPolicy", "CollectReport", "collect_channel", "measure_followups"]

@@ -44,6 +44,8 @@ class CollectReport:
     """Why the subscriber read failed; the rest of the cycle is kept."""
     followups_late: int = 0
     """Follow-ups whose run never measured their instant, measured late by this cycle."""
+    followups_measured: int = 0
+    """Follow-ups this run marked measured (on time, or late)."""
 
 
 async def collect_channel(
@@ -60,7 +62,8 @@ async def collect_channel(
     """Collect one channel at ``now`` under its lock.
 
     Each step commits on its own, in this order: new posts, counter refresh, horizon
-    values, admin log, subscriber count, follow-ups. A failure stops the cycle and keeps
+    values, admin log, subscriber count, the channel's last completed cycle
+    (``last_collected_at``), follow-ups. A failure stops the cycle and keeps
     what was committed; the next cycle catches up (the admin-log cursor only moves with the
     events it stored). The subscriber count fails alone: its error is reported in
     ``subscribers_error`` and the cycle goes on.
@@ -79,6 +82,8 @@ async def collect_channel(
             async with session.transaction():
                 await session.mark_session_banned(session_pk or channel.session_pk, reason(e), now)
             raise
+        async with session.transaction():
+            await session.mark_collected(channel_id, now)
         error, pending = await cycle.schedule_followups(scheduler)
     after = gateway.request_counts()
     return CollectReport(
@@ -98,4 +103,5 @@ async def collect_channel(
         subscribers=cycle.subscribers,
         subscribers_error=cycle.subscribers_error,
         followups_late=cycle.followups_late,
+        followups_measured=cycle.followups_measured,
     )

@@ -15,6 +15,7 @@ import fsspec
 import pyarrow.parquet as pq
 
 from tgstat.adapters.fsspec_lake import local
+from tgstat.adapters.fsspec_lake.errors import describe, store_errors
 from tgstat.adapters.fsspec_lake.schema import (
     COLUMNS,
     EVENT_SCHEMA,
@@ -26,7 +27,15 @@ from tgstat.adapters.fsspec_lake.schema import (
 from tgstat.domain.lake_rows import DayFiles, RowBatch
 from tgstat.ports.lake import LakeError, LakeStore, RawListing, Table
 
-__all__ = ["COLUMNS", "EVENT_SCHEMA", "PART", "SCHEMA", "FsspecLakeStore"]
+__all__ = [
+    "COLUMNS",
+    "EVENT_SCHEMA",
+    "PART",
+    "SCHEMA",
+    "FsspecLakeStore",
+    "describe",
+    "store_errors",
+]
 
 
 def _partition(day: date) -> str:

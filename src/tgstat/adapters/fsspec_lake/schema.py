@@ -42,7 +42,7 @@ SCHEMA = pa.schema(
         pa.field("user_is_premium", pa.bool_()),
     ]
 )
-"""Table ``telegram`` (DESIGN.md 6): the reference design's 8 columns, then the rest."""
+"""Table ``telegram`` (docs/design.md 6): the reference design's 8 columns, then the rest."""
 EVENT_SCHEMA = pa.schema(
     [
         pa.field("update_id", pa.int64(), nullable=False),

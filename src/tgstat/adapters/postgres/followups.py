@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,20 @@ class PostgresFollowUpStore(PostgresConnection, FollowUpStore):
             {"c": channel_id, "due_by": due_by},
         )
         return [_to_followup(channel_id, r) for r in rows]
+
+    async def channels_with_unmeasured(
+        self, channel_ids: Collection[ChannelId], due_by: datetime
+    ) -> set[ChannelId]:
+        if not channel_ids:
+            return set()
+        rows = await self._fetchall(
+            """
+            SELECT DISTINCT tg_channel_id FROM stat_followup
+            WHERE tg_channel_id = ANY(%(cs)s) AND measured_at IS NULL AND due_at <= %(due_by)s
+            """,
+            {"cs": sorted(channel_ids), "due_by": due_by},
+        )
+        return {ChannelId(r[0]) for r in rows}
 
     async def mark_followups_measured(
         self, channel_id: ChannelId, measured: Sequence[tuple[FollowUp, datetime]]

@@ -165,6 +165,18 @@ class PostgresPostStore(PostgresConnection, PostStore):
             rows = await cur.fetchall()
         return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
+    async def album_post_ids(
+        self, channel_id: ChannelId, grouped_ids: Collection[int]
+    ) -> Sequence[PostId]:
+        if not grouped_ids:
+            return []
+        rows = await self._fetchall(
+            "SELECT tg_post_id FROM stat_post WHERE tg_channel_id = %(c)s"
+            " AND grouped_id = ANY(%(g)s) AND deleted_at IS NULL ORDER BY tg_post_id",
+            {"c": channel_id, "g": sorted(grouped_ids)},
+        )
+        return [PostId(r[0]) for r in rows]
+
     async def older_posts(
         self, channel_id: ChannelId, before: datetime, below_id: PostId | None, limit: int
     ) -> Sequence[PostId]:

@@ -136,6 +136,14 @@ class PostgresChannelStore(PostgresConnection, ChannelStore):
         rows = await self._fetchall(_SELECT_CHANNELS, {"c": None})
         return [_to_channel(row) for row in rows]
 
+    async def mark_collected(self, channel_id: ChannelId, at: datetime) -> None:
+        await self._execute(
+            "UPDATE config__tg_channel"
+            " SET last_collected_at = GREATEST(last_collected_at, %(at)s)"
+            " WHERE tg_channel_id = %(c)s",
+            {"c": channel_id, "at": at},
+        )
+
 
 def _to_session(row: Sequence[Any]) -> SealedSession:
     pk, phone, api_id, api_hash, session_bytes, bot_token, status, reason = row

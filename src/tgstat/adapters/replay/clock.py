@@ -8,8 +8,7 @@ from typing import Protocol
 
 import attrs
 
-from tgstat.domain.ids import ChannelId
-from tgstat.domain.planning import FollowUp
+from tgstat.domain.planning import FollowUpRun
 from tgstat.ports.scheduler import Scheduler
 
 
@@ -34,30 +33,33 @@ class WallClock:
 
 
 class SimScheduler(Scheduler):
-    """Keeps follow-ups in a queue; the replay runs them at their instants.
+    """Keeps follow-up runs in a queue; the replay runs them at their instants.
 
-    The same idempotency key twice schedules one run (one per post, or per album, and
-    horizon: ``FollowUp.idempotency_key``).
+    The replay runs a collection exactly at every instant a run carries
+    (docs/scenario-format.md: "a simulated scheduler runs those exactly at the scheduled
+    instant"), so an instant planned twice, or by several runs, is run once. Prefect, by
+    contrast, makes one run per session and minute (``FollowUpRun.idempotency_key``).
     """
 
     def __init__(self) -> None:
-        self._queue: list[tuple[datetime, str, ChannelId]] = []
-        self._keys: set[str] = set()
+        self._queue: list[datetime] = []
+        self._instants: set[datetime] = set()
+        self.runs: dict[str, FollowUpRun] = {}
+        """Every run handed over, by idempotency key (the first one of each key)."""
 
-    async def schedule(self, followup: FollowUp) -> None:
-        if followup.idempotency_key in self._keys:
-            return
-        self._keys.add(followup.idempotency_key)
-        heapq.heappush(
-            self._queue, (followup.due_at, followup.idempotency_key, followup.channel_id)
-        )
+    async def schedule(self, run: FollowUpRun) -> None:
+        self.runs.setdefault(run.idempotency_key, run)
+        for instant in run.instants:
+            if instant not in self._instants:
+                self._instants.add(instant)
+                heapq.heappush(self._queue, instant)
 
     def pop_due(self, until: datetime) -> list[datetime]:
-        """Remove and return the instants of follow-ups due at or before ``until``."""
+        """Remove and return the instants due at or before ``until``."""
         due = []
-        while self._queue and self._queue[0][0] <= until:
-            due.append(heapq.heappop(self._queue)[0])
+        while self._queue and self._queue[0] <= until:
+            due.append(heapq.heappop(self._queue))
         return due
 
     def next_due(self) -> datetime | None:
-        return self._queue[0][0] if self._queue else None
+        return self._queue[0] if self._queue else None

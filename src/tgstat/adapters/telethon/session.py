@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import attrs
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
+from tgstat.domain.errors import TgstatError
 from tgstat.ports.gateway import DisconnectedError, RateLimitedError, SessionBannedError
 from tgstat.ports.signin import (
     CodeExpiredError,
@@ -49,6 +51,10 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 something other than Telegram answering (a proxy or captive portal)."""
 
 SESSION_NAME = "tgstat.session"
+
+
+class CorruptSessionError(TgstatError):
+    """Raised when stored session bytes are not a Telethon session file."""
 
 
 @attrs.define
@@ -83,14 +89,17 @@ async def session_client(
                 os.write(fd, session_file)
             finally:
                 os.close(fd)
-        client = client_class(
-            str(path),
-            api_id,
-            api_hash,
-            flood_sleep_threshold=flood_sleep_threshold,
-            raise_last_call_error=True,
-            receive_updates=False,
-        )
+        try:
+            client = client_class(
+                str(path),
+                api_id,
+                api_hash,
+                flood_sleep_threshold=flood_sleep_threshold,
+                raise_last_call_error=True,
+                receive_updates=False,
+            )
+        except sqlite3.DatabaseError as e:  # Telethon opens the file as SQLite at once
+            raise CorruptSessionError(f"not a Telethon session file ({e})") from e
         handle = SessionClient(client, path)
         try:
             yield handle

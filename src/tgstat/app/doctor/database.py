@@ -101,12 +101,7 @@ def _sessions(conn: Conn, now: datetime) -> Check:
 def _channels(conn: Conn, now: datetime) -> Iterator[Check]:
     rows = conn.execute(
         """
-        SELECT c.tg_channel_id, c.tg_channel_name, s.status,
-               greatest(
-                   (SELECT max(p."timestamp") FROM stat_post p
-                    WHERE p.tg_channel_id = c.tg_channel_id),
-                   (SELECT max(n.taken_at) FROM stat_channel_snapshot n
-                    WHERE n.tg_channel_id = c.tg_channel_id))
+        SELECT c.tg_channel_id, c.tg_channel_name, s.status, c.last_collected_at
         FROM config__tg_channel c
         JOIN config__tg_bot_session_pool s ON s.pk = c.config__tg_bot_session_pool_pk
         ORDER BY c.tg_channel_name

@@ -12,6 +12,7 @@ from pathlib import Path
 import fsspec
 import httpx
 
+from tgstat.adapters.fsspec_lake import describe, store_errors
 from tgstat.app.doctor.model import Check, Verdict
 from tgstat.app.prefect_server import served_api_url
 from tgstat.app.secrets import KEY_FILE, MissingSecretKeyError, sealer
@@ -45,7 +46,9 @@ def prefect_check(settings: Settings) -> Check:
             answer.raise_for_status()
             status = {d["name"]: d.get("status") for d in answer.json()}
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
-        return Check("prefect", Verdict.FAIL, f"cannot reach the Prefect server at {url}: {e}")
+        # httpx's status errors add a second line ("For more information check: ...")
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        return Check("prefect", Verdict.FAIL, f"cannot reach the Prefect server at {url}: {reason}")
     if status.get(COLLECT) is None:
         return Check("prefect", Verdict.FAIL, f"{url}: {COLLECT} is not deployed: `tgstat serve`")
     idle = [name for name, s in sorted(status.items()) if s != "READY"]
@@ -59,19 +62,24 @@ def prefect_check(settings: Settings) -> Check:
 
 
 def lake_check(settings: Settings, now: datetime) -> Check:
-    """The lake root takes a file (written and removed), and every finished raw day has its
-    Parquet."""
+    """A local lake root takes a file (written and removed: the only write of doctor); an
+    object store root is only read (its bucket listed, never created); and every finished
+    raw day has its Parquet."""
     root = settings.lake_root
     try:
         fs, path = fsspec.core.url_to_fs(root)
-        fs.makedirs(path, exist_ok=True)
-        probe = f"{path.rstrip('/')}/.tgstat-doctor-{uuid.uuid4().hex}"
-        fs.pipe_file(probe, b"")
-        fs.rm(probe)
-        raw = _days(fs, f"{path.rstrip('/')}/raw/telegram")
-        flat = _days(fs, f"{path.rstrip('/')}/enriched/telegram")
-    except (OSError, ValueError, ImportError) as e:
-        return Check("lake", Verdict.FAIL, f"{root} is not writable: {type(e).__name__}: {e}")
+        base = path.rstrip("/")
+        state = _writable(fs, base) if _is_local(fs) else _readable(fs, base)
+        raw = _days(fs, f"{base}/raw/telegram")
+        flat = _days(fs, f"{base}/enriched/telegram")
+    except ImportError as e:
+        return Check("lake", Verdict.FAIL, f"{root}: {e} (pip install 'tgstat[s3]')")
+    except LakeUnreachableError as e:
+        return Check("lake", Verdict.FAIL, f"{root}: {e}")
+    except store_errors() as e:
+        return Check("lake", Verdict.FAIL, f"{root} {_not_usable(root)}: {describe(e)}")
+    except ValueError as e:
+        return Check("lake", Verdict.FAIL, f"{root} {_not_usable(root)}: {describe(e)}")
     local = now.astimezone(zoneinfo.ZoneInfo(settings.lake_tz))
     finished = (local - ETL_LATE_AFTER).date() - timedelta(days=1)
     behind = sorted(day for day in raw - flat if day <= finished.isoformat())
@@ -80,10 +88,44 @@ def lake_check(settings: Settings, now: datetime) -> Check:
         return Check(
             "lake",
             Verdict.WARN,
-            f"{root}: writable; {len(behind)} raw days not flattened ({shown}):"
+            f"{root}: {state}; {len(behind)} raw days not flattened ({shown}):"
             " `tgstat lake etl --date YYYY-MM-DD`",
         )
-    return Check("lake", Verdict.OK, f"{root}: writable, {len(raw)} raw days, all flattened")
+    return Check("lake", Verdict.OK, f"{root}: {state}, {len(raw)} raw days, all flattened")
+
+
+class LakeUnreachableError(Exception):
+    """Raised (and reported as FAIL) when an object store's bucket is not there."""
+
+
+def _not_usable(root: str) -> str:
+    local = "://" not in root or root.startswith("file://")
+    return "is not writable" if local else "cannot be read"
+
+
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols or "local" in protocols
+
+
+def _writable(fs: fsspec.AbstractFileSystem, base: str) -> str:
+    fs.makedirs(base, exist_ok=True)
+    probe = f"{base}/.tgstat-doctor-{uuid.uuid4().hex}"
+    fs.pipe_file(probe, b"")
+    fs.rm(probe)
+    return "writable"
+
+
+def _readable(fs: fsspec.AbstractFileSystem, base: str) -> str:
+    bucket = base.split("/", 1)[0]
+    try:
+        fs.info(bucket)  # not exists(): it answers False for missing credentials too
+    except FileNotFoundError:
+        raise LakeUnreachableError(
+            f"bucket {bucket!r} does not exist or these credentials cannot see it"
+            " (doctor only reads: it creates no bucket)"
+        ) from None
+    return "readable (not written: doctor only reads an object store)"
 
 
 def _days(fs: fsspec.AbstractFileSystem, directory: str) -> set[str]:
