@@ -4,15 +4,12 @@ server, the runner, its flow runs, the embedded PostgreSQL), stopped by a signal
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,11 +19,17 @@ from psycopg import sql
 from tests.integration.cli import clean_env, run_tgstat
 from tests.integration.conftest import private_home
 from tests.integration.processes import command_line, descendants, postmaster_pid, wait_all_gone
+from tests.integration.serving import (
+    served,
+    slow_channel,
+    stop_leftovers,
+    wait_deployments,
+    wait_state,
+)
 from tgstat.app.database import connect, embedded_server, socket_url
 from tgstat.app.prefect_server import PrefectServerError, _check_ours, free_port
 
 STOP_WITHIN_S = 15.0
-SLOW = 1900000099
 
 
 @pytest.fixture(name="serve_home", scope="module")
@@ -34,53 +37,6 @@ def _serve_home() -> Path:
     """One TGSTAT_HOME for the module: Prefect migrates its database once (later starts take
     seconds, not tens of seconds)."""
     return private_home("serve-home")
-
-
-@contextlib.contextmanager
-def served(home: Path, port: int, log: Path, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``tgstat serve --port port`` in a real process; whatever a failing test leaves is
-    killed, by pid, on the way out."""
-    env = clean_env(TGSTAT_HOME=str(home), PREFECT_RUNNER_POLL_FREQUENCY="1", **extra)
-    env.pop("PREFECT_API_URL", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tgstat.cli", "serve", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            left = descendants(proc.pid)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            for pid in wait_all_gone(left, 5):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def wait_deployments(api: str, proc: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
-    """Name -> id of the served deployments, once this runner registered both."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        if "serving tg-collect, lake-etl" not in log.read_text(errors="replace"):
-            time.sleep(0.5)
-            continue
-        with contextlib.suppress(httpx.HTTPError):
-            found = httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()
-            names = {d["name"]: d["id"] for d in found}
-            if {"tg-collect", "lake-etl"} <= names.keys():
-                return names
-        time.sleep(0.5)
-    raise AssertionError(f"the deployments never appeared: {log.read_text()[-2000:]}")
 
 
 def stop_and_check(proc: subprocess.Popen[bytes], sig: signal.Signals, tree: list[int]) -> None:
@@ -155,7 +111,7 @@ class TestSignals:
         self, serve_home: Path, tmp_path: Path, sig: signal.Signals
     ) -> None:
         port, log = free_port(), tmp_path / "serve.log"
-        with served(serve_home, port, log) as proc:
+        with served(serve_home, log, ["--port", str(port)]) as proc:
             wait_deployments(f"http://127.0.0.1:{port}/api", proc, log)
             children = descendants(proc.pid)
             commands = " | ".join(command_line(p) for p in children)
@@ -170,59 +126,21 @@ class TestSignals:
 
     def test_a_run_in_flight_is_cancelled(self, serve_home: Path, tmp_path: Path) -> None:
         """A collection stuck in a 100 s FloodWait ends Cancelled; its process is gone too."""
-        scenario = self._slow_channel(serve_home, tmp_path)
+        scenario = slow_channel(serve_home, tmp_path)
         port, log = free_port(), tmp_path / "serve.log"
         api = f"http://127.0.0.1:{port}/api"
-        with served(serve_home, port, log, TGSTAT_REPLAY_SCENARIO=str(scenario)) as proc:
+        with served(
+            serve_home, log, ["--port", str(port)], TGSTAT_REPLAY_SCENARIO=str(scenario)
+        ) as proc:
             deployment = wait_deployments(api, proc, log)["tg-collect"]
             run = httpx.post(f"{api}/deployments/{deployment}/create_flow_run", json={}).json()
-            self._wait_state(api, run["id"], "RUNNING")
+            wait_state(api, run["id"], "RUNNING")
             time.sleep(2)  # inside the FloodWait now
             tree = [*descendants(proc.pid), postmaster_pid(serve_home) or 0]
             [runner] = [p for p in tree if "-m tgstat.flows.serve" in command_line(p)]
             assert descendants(runner), "no flow run process under the runner"
             stop_and_check(proc, signal.SIGTERM, tree)
         assert self._final_state(serve_home, run["id"]) == ("CANCELLED", "Cancelled")
-
-    @staticmethod
-    def _slow_channel(home: Path, tmp_path: Path) -> Path:
-        """Register a replay channel, and script it to answer its first read with a FloodWait
-        of 100 s (the cycle waits it out, as it would for Telegram)."""
-        now = datetime.now(UTC).replace(microsecond=0)
-
-        def iso(t: datetime) -> str:
-            return t.isoformat().replace("+00:00", "Z")
-
-        posted = now - timedelta(hours=3)
-        base = {
-            "channel": {"id": SLOW, "title": "Slow", "username": "slow"},
-            "start": iso(posted),
-            "end": iso(posted + timedelta(minutes=5)),
-            "posts": [{"id": 1, "date": iso(posted), "text": "p", "views": [[iso(posted), 5]]}],
-        }
-        (tmp_path / "register.json").write_text(json.dumps(base))
-        done = run_tgstat(
-            "replay", str(tmp_path / "register.json"), env=clean_env(TGSTAT_HOME=str(home))
-        )
-        assert done.returncode == 0, done.stderr
-        slow = {
-            **base,
-            "end": iso(now + timedelta(days=1)),
-            "faults": [{"at": iso(posted), "call": "posts", "kind": "flood_wait", "seconds": 100}],
-        }
-        (tmp_path / "slow.json").write_text(json.dumps(slow))
-        return tmp_path / "slow.json"
-
-    @staticmethod
-    def _wait_state(api: str, run_id: str, wanted: str) -> None:
-        deadline = time.monotonic() + 90
-        state = None
-        while time.monotonic() < deadline:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
-            if state and state["type"] == wanted:
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"run {run_id} never {wanted}: {state}")
 
     @staticmethod
     def _final_state(home: Path, run_id: str) -> tuple[str, str]:
@@ -233,3 +151,51 @@ class TestSignals:
             ).fetchone()
         assert row is not None
         return str(row[0]), str(row[1])
+
+
+class TestEarlySignal:
+    """A stop signal that reaches the runner while it is still starting stops it within the
+    grace period: no runner that never started is awaited or stopped (commit 49202a1)."""
+
+    def test_a_signal_while_the_runner_starts(self, serve_home: Path, prefect_api_url: str) -> None:
+        env = clean_env(TGSTAT_HOME=str(serve_home), PREFECT_API_URL=prefect_api_url)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tgstat.cli", "serve"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            lines, runner = self._signal_as_it_starts(proc)
+            tree = [runner, *descendants(runner)]
+            out, _ = proc.communicate(timeout=STOP_WITHIN_S)
+        finally:
+            stopped_quickly = proc.poll() is not None
+            stop_leftovers(proc)
+        text = "".join(lines) + out.decode(errors="replace") if stopped_quickly else ""
+        assert stopped_quickly, "tgstat serve did not stop within 15 s"
+        assert "SIGTERM: stopping before the runner started" in text, text
+        assert "Traceback" not in text, text
+        assert proc.returncode == 0, text
+        assert wait_all_gone(tree, 5) == []
+
+    @staticmethod
+    def _signal_as_it_starts(proc: subprocess.Popen[bytes]) -> tuple[list[str], int]:
+        """SIGTERM to the command, then to its runner, the moment the runner says it serves
+        (it installs its handlers, then starts Prefect's runner: the signal lands in between,
+        as when the command is stopped right after it started)."""
+        assert proc.stdout is not None
+        lines: list[str] = []
+        runner = 0
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace"))
+            if not runner and "tgstat serve: serving" in lines[-1]:
+                [runner] = [
+                    p for p in descendants(proc.pid) if "tgstat.flows.serve" in command_line(p)
+                ]
+            if lines[-1].startswith("serving tg-collect, lake-etl"):
+                proc.send_signal(signal.SIGTERM)
+                os.kill(runner, signal.SIGTERM)
+                return lines, runner
+        raise AssertionError(f"the runner never said it serves: {''.join(lines)}")

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import FrameType
 
 from tgstat.domain.errors import TgstatError
@@ -56,11 +56,13 @@ class StopSignals:
                 signal.signal(sig, handler)
 
 
-def spawn_module(module: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """``python -m module`` in a process group of its own (a terminal's Ctrl-C reaches only
-    this process, which stops the child in order), sharing stdout and stderr."""
-    return subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", module],
+def spawn_module(
+    module: str, env: Mapping[str, str], args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """``python -m module args`` in a process group of its own (a terminal's Ctrl-C reaches
+    only this process, which stops the child in order), sharing stdout and stderr."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter, our own arguments
+        [sys.executable, "-m", module, *args],
         stdin=subprocess.DEVNULL,
         env=dict(env),
         start_new_session=True,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tgstat.cli import collection, db, doctor, lake, report, serve, sessions
+from tgstat.cli import collection, db, deploy, doctor, lake, report, serve, sessions
 from tgstat.cli.errors import EXIT_ERROR, Command, Parser, run_command
 
 __all__ = ["EXIT_ERROR", "Command", "Parser", "build_parser", "main", "run_command"]
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     collection.register(sub)
     serve.register(sub)
+    deploy.register(sub)
     sessions.register(sub)
     lake.register(sub)
     report.register(sub)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
+DEFAULT_INTERVAL_S = 300
 RUNNER_MODULE = "tgstat.flows.serve"
 RUNNER_STOP_S = 8.0
 _POLL_S = 0.5
@@ -59,7 +60,27 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--port", type=port_number, help=f"local Prefect server port (default {DEFAULT_PORT})"
     )
+    p.add_argument(
+        "--interval",
+        type=interval_type,
+        default=DEFAULT_INTERVAL_S,
+        metavar="SECONDS",
+        help=f"seconds between tg-collect runs (default {DEFAULT_INTERVAL_S})",
+    )
+    p.add_argument(
+        "--server-only",
+        action="store_true",
+        help="run the local Prefect server alone, serving nothing: the shared server of"
+        " `tgstat deploy` and its workers (see README, Scaling out)",
+    )
     p.set_defaults(run=serve_run)
+
+
+def interval_type(text: str) -> int:
+    """An argparse type: a collection interval in seconds (5 to 86400)."""
+    from tgstat.flows.serve import interval_seconds  # no Prefect import
+
+    return interval_seconds(text)
 
 
 def serve_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,6 +95,11 @@ def serve_run(args: argparse.Namespace, settings: Settings) -> int:
     with StopSignals().installed() as stop, contextlib.ExitStack() as stack:
         try:
             if settings.prefect_api_url is not None:
+                if args.server_only:
+                    raise ServeError(
+                        "--server-only starts a local Prefect server, but PREFECT_API_URL is"
+                        f" set ({settings.prefect_api_url}): unset it"
+                    )
                 if args.host is not None or args.port is not None:
                     raise ServeError(
                         "--host and --port start a local Prefect server, but PREFECT_API_URL"
@@ -93,7 +119,8 @@ def serve_run(args: argparse.Namespace, settings: Settings) -> int:
                 api_url, server = local.api_url, local.process
                 _say(f"Prefect UI at {local.ui_url}, API at {api_url}")
             stack.enter_context(serving(settings.home, api_url))
-            return _supervise(stack, stop, api_url, server)
+            interval = None if args.server_only else args.interval
+            return _supervise(stack, stop, api_url, server, interval)
         except Stopped as e:
             _say(f"{e.signal.name}: stopping")
     _say("stopped")
@@ -111,16 +138,26 @@ def _supervise(
     stop: StopSignals,
     api_url: str,
     server: subprocess.Popen[bytes] | None,
+    interval: int | None,
 ) -> int:
-    """Run the runner until a stop signal (raised as Stopped) or until a part dies."""
+    """Run the runner (none when ``interval`` is None: the server alone) until a stop signal
+    (raised as Stopped) or until a part dies."""
     from tgstat.app.supervisor import spawn_module, stop_child
 
-    runner = spawn_module(RUNNER_MODULE, {**os.environ, "PREFECT_API_URL": api_url})
-    stack.callback(stop_child, runner, RUNNER_STOP_S)  # first out: before the server
-    _say("serving tg-collect every 300 s and lake-etl daily; SIGTERM or Ctrl-C stops everything")
+    runner = None
+    if interval is not None:
+        env = {**os.environ, "PREFECT_API_URL": api_url}
+        runner = spawn_module(RUNNER_MODULE, env, ["--interval", str(interval)])
+        stack.callback(stop_child, runner, RUNNER_STOP_S)  # first out: before the server
+        _say(
+            f"serving tg-collect every {interval} s and lake-etl daily; SIGTERM or Ctrl-C"
+            " stops everything"
+        )
+    else:
+        _say("the Prefect server alone, serving nothing; SIGTERM or Ctrl-C stops it")
     while True:
         stop.check()
-        if runner.poll() is not None:
+        if runner is not None and runner.poll() is not None:
             raise ServeError(f"the runner ({RUNNER_MODULE}) exited with code {runner.returncode}")
         if server is not None and server.poll() is not None:
             raise ServeError(

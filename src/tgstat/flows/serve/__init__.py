@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from tgstat.app.settings import Settings
@@ -22,11 +23,29 @@ from tgstat.flows.prefect_api import (
     require_prefect,
 )
 
-__all__ = ["PrefectNotConfiguredError", "PrefectUnreachableError", "main", "require_prefect"]
+__all__ = [
+    "PrefectNotConfiguredError",
+    "PrefectUnreachableError",
+    "interval_seconds",
+    "main",
+    "require_prefect",
+]
 
 
-Deployments = Callable[[Settings], Sequence[Any]]
-"""Builds the RunnerDeployments to serve from the settings."""
+Deployments = Callable[[Settings, timedelta], Sequence[Any]]
+"""Builds the deployments to serve from the settings and the collection interval."""
+DEFAULT_INTERVAL_S = 300
+
+
+def interval_seconds(text: str) -> int:
+    """An argparse type: a collection interval, 5 seconds to one day."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 5 <= seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"an interval is 5 to 86400 seconds, not {seconds}")
+    return seconds
 
 
 def main(deployments: Deployments, argv: Sequence[str] | None = None) -> int:
@@ -38,12 +57,18 @@ def main(deployments: Deployments, argv: Sequence[str] | None = None) -> int:
         description="Serve tg-collect every 300 s and lake-etl daily in one runner on the"
         " Prefect server of PREFECT_API_URL, until SIGTERM, SIGINT or SIGHUP.",
     )
+    parser.add_argument(
+        "--interval",
+        type=interval_seconds,
+        default=DEFAULT_INTERVAL_S,
+        help=f"seconds between tg-collect runs (default {DEFAULT_INTERVAL_S})",
+    )
 
-    def run(_args: argparse.Namespace, settings: Settings) -> int:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
         require_prefect(settings)
         from tgstat.flows.serve.runner import serve_until_stopped
 
-        serve_until_stopped(deployments(settings))
+        serve_until_stopped(deployments(settings, timedelta(seconds=args.interval)))
         return 0
 
     return run_command(run, parser.parse_args(argv))

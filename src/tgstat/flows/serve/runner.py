@@ -5,7 +5,8 @@ pauses the schedules on the way out, which hangs for a minute when the server is
 gone. Here a stop signal cancels the runs in flight through the API (they end Cancelled,
 their transactions rolled back) and the runner exits within ``STOP_GRACE_S``; schedules stay
 active, so runs missed while nothing served start when serving resumes (``tg-collect`` skips
-stale interval runs; ``lake-etl`` catches up on each missed day).
+stale interval runs; ``lake-etl`` catches up on each missed day). Before serving, the
+crash-detection automation is ensured (``crash_detection``), and every run sends heartbeats.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +22,12 @@ from typing import Any
 import attrs
 from prefect import Flow
 from prefect.runner import Runner
+
+from tgstat.flows.serve.crash_detection import (
+    HEARTBEAT_ENV,
+    ensure_crash_detection,
+    heartbeat_s,
+)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOP_GRACE_S = 6.0
@@ -46,6 +54,13 @@ def serve_until_stopped(deployments: Sequence[Served]) -> None:
 
 
 async def _serve(deployments: Sequence[Served]) -> None:
+    heartbeat = heartbeat_s()
+    await ensure_crash_detection({d.flow.name for d in deployments}, heartbeat)
+    # the runs (subprocesses) send heartbeats at the automation's pace; through the
+    # environment: Runner(heartbeat_seconds=...) kept it from cancelling a run on stop
+    os.environ[HEARTBEAT_ENV] = str(heartbeat)
+    # pause_on_shutdown=False: one process stopping never pauses the deployments that
+    # other processes serve too, nor deletes their scheduled runs
     runner = Runner(name=RUNNER_NAME, pause_on_shutdown=False)
     for served in deployments:
         # as Flow.serve does: the flow object itself runs (in a subprocess), nothing is
@@ -70,18 +85,25 @@ async def _serve(deployments: Sequence[Served]) -> None:
         stopping.cancel()
         running.result()  # the runner ended on its own: its error, if any, propagates
         return
-    log.info("%s: stopping the runner", received[0].name)
     try:
         async with asyncio.timeout(STOP_GRACE_S):
-            if runner.started:  # else still starting: no run can be in flight
+            if runner.started:
+                log.info("%s: stopping the runner", received[0].name)
                 await runner.astop()  # cancels the runs in flight through the API
                 await running
+            else:  # still starting: no run can be in flight, nothing to stop
+                _say(f"{received[0].name}: stopping before the runner started")
     except TimeoutError:
         log.warning("the runner did not stop within %.0f s; leaving anyway", STOP_GRACE_S)
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        print(text, flush=True)
 
 
 async def _until(event: asyncio.Event) -> None:

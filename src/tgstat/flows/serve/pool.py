@@ -1,0 +1,184 @@
+"""Scale-out: tgstat's deployments on a Prefect work pool, one ``tg-collect`` per session.
+
+``tgstat deploy --pool NAME`` creates the process work pool when missing and, for every
+enabled session that has channels, a deployment ``tg-collect-s<pk>`` of flow ``tg-collect``
+(default parameter ``phone=`` the session's phone, every ``interval``) on a work queue of
+the same name, so that the runs of one Telegram account go to the worker that listens on its
+queue (one machine, one IP per account). Runs of one channel never collect at once: the
+per-channel lock in PostgreSQL skips the later one. Also ``tg-collect`` itself, unscheduled,
+on queue ``tg-collect`` (follow-ups of a session without a deployment of its own land
+there), and ``lake-etl`` on queue ``lake-etl``. Deployments of sessions no longer enabled
+are deleted.
+Idempotent: run it again after adding a session or a channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import attrs
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.deployments.runner import RunnerDeployment
+from prefect.exceptions import ObjectAlreadyExists
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+from prefect.workers.process import ProcessWorker
+
+from tgstat.app.bootstrap import bootstrap
+from tgstat.app.database import database_url
+from tgstat.app.settings import Settings
+from tgstat.flows import lake_etl_flow, tg_collect_flow
+from tgstat.flows.serve.crash_detection import HEARTBEAT_ENV, ensure_crash_detection
+
+PREFIX = f"{tg_collect_flow.DEPLOYMENT_NAME}-s"
+
+
+@attrs.frozen
+class SessionDeployment:
+    """The deployment of one session: its name (also its work queue) and phone."""
+
+    session_pk: int
+    phone: str
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}{self.session_pk}"
+
+    @property
+    def masked_phone(self) -> str:
+        return f"***{self.phone[-2:]}"
+
+
+def deploy(settings: Settings, pool: str, interval: timedelta, heartbeat: int) -> list[str]:
+    """Deploy to ``pool`` (see the module); returns the names of the work queues made."""
+    return asyncio.run(_deploy(settings, pool, interval, heartbeat))
+
+
+async def sessions_with_channels(settings: Settings) -> list[SessionDeployment]:
+    """The enabled sessions that have at least one configured channel, by pk."""
+    with database_url(settings) as url:
+        async with bootstrap(settings, url) as app, app.repository.session() as s:
+            used = {c.session_pk for c in await s.list_channels()}
+            sessions = await s.enabled_sessions()
+    return sorted(
+        (SessionDeployment(x.pk, x.phone_number) for x in sessions if x.pk in used),
+        key=lambda d: d.session_pk,
+    )
+
+
+async def _deploy(settings: Settings, pool: str, interval: timedelta, heartbeat: int) -> list[str]:
+    sessions = await sessions_with_channels(settings)
+    await ensure_crash_detection({tg_collect_flow.FLOW_NAME, lake_etl_flow.FLOW_NAME}, heartbeat)
+    await _ensure_pool(pool)
+    options: dict[str, Any] = {
+        "work_pool_name": pool,
+        "job_variables": {"env": {HEARTBEAT_ENV: str(heartbeat)}},
+        "entrypoint_type": EntrypointType.MODULE_PATH,  # the installed package, not a path
+    }
+    collect = tg_collect_flow.tg_collect
+    wanted: list[RunnerDeployment] = []
+    for session in sessions:
+        deployment = await collect.ato_deployment(
+            session.name,
+            interval=interval,
+            parameters={"phone": session.phone},
+            work_queue_name=session.name,
+            tags=["tgstat", session.name],
+            description=f"tg-collect of session {session.session_pk} ({session.masked_phone})",
+            **options,
+        )
+        wanted.append(deployment)
+    fallback = await collect.ato_deployment(
+        tg_collect_flow.DEPLOYMENT_NAME,
+        work_queue_name=tg_collect_flow.DEPLOYMENT_NAME,
+        tags=["tgstat"],
+        description="tg-collect of every channel, unscheduled: follow-ups of sessions"
+        " without a deployment of their own",
+        **options,
+    )
+    lake = await lake_etl_flow.lake_etl.ato_deployment(
+        lake_etl_flow.DEPLOYMENT_NAME,
+        schedules=[Cron(lake_etl_flow.CRON, timezone=settings.lake_tz)],
+        work_queue_name=lake_etl_flow.DEPLOYMENT_NAME,
+        tags=["tgstat", "lake"],
+        **options,
+    )
+    wanted += [fallback, lake]
+    existing = await _existing()
+    for deployment in wanted:
+        # applying again would delete and re-create the scheduled runs, failing a run a
+        # worker has just picked up: only what changed is applied
+        if _fingerprint(deployment) != existing.get((deployment.flow_name or "", deployment.name)):
+            await deployment.aapply()
+    await _delete_others({s.name for s in sessions})
+    return [d.name for d in wanted]
+
+
+async def _existing() -> dict[tuple[str, str], object]:
+    """(flow name, deployment name) -> fingerprint, of tgstat's deployments on the server."""
+    names = [tg_collect_flow.FLOW_NAME, lake_etl_flow.FLOW_NAME]
+    async with get_client() as client:
+        flows = {
+            f.id: f.name
+            for f in await client.read_flows(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=names))
+            )
+        }
+        found = await client.read_deployments(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=names))
+        )
+    return {(flows[d.flow_id], d.name): _fingerprint(d) for d in found if d.flow_id in flows}
+
+
+def _fingerprint(d: Any) -> object:
+    """What ``tgstat deploy`` sets on a deployment (a RunnerDeployment or one read back)."""
+    schedules = [
+        s.schedule.model_dump(mode="json", exclude={"anchor_date"}) for s in d.schedules or []
+    ]
+    return (
+        d.work_pool_name,
+        d.work_queue_name,
+        d.parameters,
+        d.job_variables,
+        d.entrypoint,
+        d.description,
+        sorted(d.tags or []),
+        schedules,
+    )
+
+
+async def _ensure_pool(pool: str) -> None:
+    template = ProcessWorker.get_default_base_job_template()
+    async with get_client() as client:
+        with contextlib.suppress(ObjectAlreadyExists):  # made before: kept as it is
+            await client.create_work_pool(
+                WorkPoolCreate(name=pool, type="process", base_job_template=template)
+            )
+
+
+async def _delete_others(keep: set[str]) -> None:
+    """Delete the per-session deployments of sessions that are no longer deployed."""
+    flows = FlowFilter(name=FlowFilterName(any_=[tg_collect_flow.FLOW_NAME]))
+    async with get_client() as client:
+        for found in await client.read_deployments(flow_filter=flows):
+            if found.name.startswith(PREFIX) and found.name not in keep:
+                await client.delete_deployment(found.id)
+
+
+def worker_commands(pool: str, queues: Sequence[str]) -> list[str]:
+    """One ``prefect worker start`` per session queue; the first also takes the shared
+    queues (``tg-collect`` follow-ups, ``lake-etl``)."""
+    sessions = [q for q in queues if q.startswith(PREFIX)]
+    shared = [q for q in queues if not q.startswith(PREFIX)]
+    groups = [[q, *(shared if i == 0 else [])] for i, q in enumerate(sessions)] or [shared]
+    return [
+        f"prefect worker start --pool {pool} --type process "
+        + " ".join(f"--work-queue {q}" for q in group)
+        for group in groups
+    ]
