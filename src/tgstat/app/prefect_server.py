@@ -26,6 +26,10 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 4.0
 SERVING_FILE = "serving.json"
 _POLL_S = 0.25
+CHECK_ATTEMPTS = 3
+CHECK_TIMEOUT_S = 10.0
+"""Asking the started server whose it is: attempts and seconds each (F3 of the fresh-user
+check of issue 13: a loaded server answered /admin/settings after 5 s)."""
 
 
 class PrefectServerError(TgstatError):
@@ -111,16 +115,29 @@ def _wait_healthy(
 
 def _check_ours(proc: subprocess.Popen[bytes], api_url: str, prefect_home: Path) -> None:
     """The server answering ``api_url`` is the one started here, not one that took the port
-    in the meantime: its PREFECT_HOME is ours."""
-    try:
-        answer = httpx.get(f"{api_url}/admin/settings", timeout=5.0)
-        home = answer.json().get("home") if answer.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError):
-        home = None
-    if proc.poll() is not None or home is None or Path(home) != prefect_home:
+    in the meantime: its PREFECT_HOME is ours. A slow answer (a loaded machine, the server's
+    database still warming up) is asked again, up to ``CHECK_ATTEMPTS`` times."""
+    home: str | None = None
+    for attempt in range(CHECK_ATTEMPTS):
+        if proc.poll() is not None:
+            break
+        try:
+            answer = httpx.get(f"{api_url}/admin/settings", timeout=CHECK_TIMEOUT_S)
+            home = answer.json().get("home") if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            home = None
+        if home is not None:
+            break
+        time.sleep(min(2.0, attempt + 0.5))
+    if proc.poll() is not None or (home is not None and Path(home) != prefect_home):
         raise PrefectServerError(
             f"another Prefect server answers at {api_url}, not the one tgstat started:"
             " choose another port with --port"
+        )
+    if home is None:
+        raise PrefectServerError(
+            f"the Prefect server tgstat started at {api_url} does not answer"
+            f" {CHECK_ATTEMPTS} x {CHECK_TIMEOUT_S:.0f} s; see {prefect_home / 'server.log'}"
         )
 
 
