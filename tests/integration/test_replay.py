@@ -724,6 +724,14 @@ class TestScenarioValidation:
             (("channel", "title"), 5, "channel.title: expected a string"),
             # (9999-01-01 - 2026-11-01) / 300 s + 1
             (("end",), "9999-01-01T00:00:00Z", "end: 838,590,913 runs"),
+            # a key no reaction has, that would overflow stat_reaction's index
+            (("posts", 0, "reactions"), {"x" * 100_000: [], "👍": []}, "posts[0].reactions: a key"),
+            # a huge bad value is quoted in part, not in full
+            (
+                ("channel", "title"),
+                ["t"] * 100_000,
+                "channel.title: expected a string or null, got",
+            ),
         ],
     )
     def test_bad_value(self, path: tuple[Any, ...], value: Any, message: str | None) -> None:
@@ -739,6 +747,13 @@ class TestScenarioValidation:
         with pytest.raises(ScenarioError) as error:
             Scenario.parse(raw)
         assert str(error.value).startswith(message), str(error.value)
+        assert len(str(error.value)) < 300
+
+    def test_deep_nesting_is_one_error(self, tmp_path: Path) -> None:
+        path = tmp_path / "deep.json"
+        path.write_text("[" * 100_000 + "]" * 100_000)
+        with pytest.raises(ScenarioError, match="nests arrays or objects too deeply"):
+            Scenario.load(path)
 
     @pytest.mark.parametrize(
         ("invite", "message"),

@@ -15,6 +15,7 @@ from tgstat.adapters.replay.fields import (
     integer,
     maybe_flag,
     obj,
+    shown,
     text,
 )
 from tgstat.domain.ids import UserId
@@ -41,7 +42,7 @@ _INVITE_ACTIONS = (MemberAction.JOIN_BY_INVITE, MemberAction.JOIN_BY_REQUEST)
 def parse_event(raw: Mapping[str, Any], where: str) -> ScriptedEvent:
     name = raw.get("action")
     if not isinstance(name, str) or name not in {a.value for a in MemberAction}:
-        raise ScenarioError(f"{where}.action: unknown action {name!r}")
+        raise ScenarioError(f"{where}.action: unknown action {shown(name)}")
     action = MemberAction(name)
     u = obj(raw.get("user"), f"{where}.user")
     user_id = UserId(integer(u.get("id"), f"{where}.user.id"))
@@ -87,7 +88,7 @@ def _parse_invite(raw: Mapping[str, Any], action: MemberAction, where: str) -> I
     inv = obj(invite, f"{where}.invite")
     link = inv.get("link")
     if not isinstance(link, str) or not link:
-        raise ScenarioError(f"{where}.invite.link: expected a non-empty string, got {link!r}")
+        raise ScenarioError(f"{where}.invite.link: expected a non-empty string, got {shown(link)}")
     return InviteLink(
         link, text(inv, "title", f"{where}.invite"), flag(inv, "via_chatlist", f"{where}.invite")
     )

@@ -16,16 +16,28 @@ class ScenarioError(TgstatError):
     """Raised when a scenario file cannot be read or breaks docs/scenario-format.md."""
 
 
+SHOWN_MAX_CHARS = 80
+"""A bad value is quoted in an error up to this many characters (a 3 MB object is not)."""
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to ``SHOWN_MAX_CHARS`` with an ellipsis and the full length."""
+    text = repr(value)
+    if len(text) <= SHOWN_MAX_CHARS:
+        return text
+    return f"{text[:SHOWN_MAX_CHARS]}... ({len(text):,} characters)"
+
+
 def instant(raw: Any, where: str) -> datetime:
     """An aware datetime from an ISO 8601 string with a zone."""
     if not isinstance(raw, str):
-        raise ScenarioError(f"{where}: expected an ISO 8601 time, got {raw!r}")
+        raise ScenarioError(f"{where}: expected an ISO 8601 time, got {shown(raw)}")
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ScenarioError(f"{where}: not an ISO 8601 time: {raw!r}") from None
+        raise ScenarioError(f"{where}: not an ISO 8601 time: {shown(raw)}") from None
     if value.tzinfo is None:
-        raise ScenarioError(f"{where}: time without a zone: {raw!r}")
+        raise ScenarioError(f"{where}: time without a zone: {shown(raw)}")
     return value
 
 
@@ -37,7 +49,7 @@ def integer(raw: Any, where: str, *, minimum: int = 1, maximum: int = BIGINT_MAX
     """An integer (not a boolean) from ``minimum`` to ``maximum``."""
     if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= maximum:
         raise ScenarioError(
-            f"{where}: expected an integer from {minimum} to {maximum}, got {raw!r}"
+            f"{where}: expected an integer from {minimum} to {maximum}, got {shown(raw)}"
         )
     return raw
 
@@ -46,14 +58,14 @@ def flag(raw: Mapping[str, Any], key: str, where: str, *, default: bool = False)
     """``raw[key]``: true or false, ``default`` when absent."""
     value = raw.get(key, default)
     if not isinstance(value, bool):
-        raise ScenarioError(f"{where}.{key}: expected true or false, got {value!r}")
+        raise ScenarioError(f"{where}.{key}: expected true or false, got {shown(value)}")
     return value
 
 
 def obj(raw: Any, where: str) -> Mapping[str, Any]:
     """A JSON object."""
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{where}: expected an object, got {raw!r}")
+        raise ScenarioError(f"{where}: expected an object, got {shown(raw)}")
     return raw
 
 
@@ -61,7 +73,7 @@ def text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     """``raw[key]``: a string, or None when null or absent."""
     value = raw.get(key)
     if value is not None and not isinstance(value, str):
-        raise ScenarioError(f"{where}.{key}: expected a string or null, got {value!r}")
+        raise ScenarioError(f"{where}.{key}: expected a string or null, got {shown(value)}")
     if value is not None:
         _storable(value, f"{where}.{key}")
     return value
@@ -82,7 +94,7 @@ def items(raw: Any, where: str) -> list[Any]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ScenarioError(f"{where}: expected a list, got {raw!r}")
+        raise ScenarioError(f"{where}: expected a list, got {shown(raw)}")
     return raw
 
 
@@ -90,7 +102,7 @@ def maybe_flag(raw: Mapping[str, Any], key: str, where: str) -> bool | None:
     """``raw[key]``: true, false, or None when null or absent."""
     value = raw.get(key)
     if value is not None and not isinstance(value, bool):
-        raise ScenarioError(f"{where}.{key}: expected true, false or null, got {value!r}")
+        raise ScenarioError(f"{where}.{key}: expected true, false or null, got {shown(value)}")
     return value
 
 
@@ -116,7 +128,7 @@ class Timeline:
         points = []
         for i, point in enumerate(raw):
             if not (isinstance(point, list) and len(point) == 2):
-                raise ScenarioError(f"{where}[{i}]: expected [time, integer], got {point!r}")
+                raise ScenarioError(f"{where}[{i}]: expected [time, integer], got {shown(point)}")
             value = integer(point[1], f"{where}[{i}][1]", minimum=0)
             points.append((instant(point[0], f"{where}[{i}][0]"), value))
         points.sort(key=lambda p: p[0])

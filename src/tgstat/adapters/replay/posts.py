@@ -16,10 +16,14 @@ from tgstat.adapters.replay.fields import (
     integer,
     items,
     obj,
+    shown,
     text,
 )
 from tgstat.domain.model import AuthorKind
 
+MAX_REACTION_KEY_CHARS = 64
+"""A reaction key: an emoji (a few code points) or ``custom:`` and a document id (<= 20
+digits); a longer one is no Telegram reaction (and would overflow the index of stat_reaction)."""
 DISCUSSION_GROUP_BASE = 2_000_000_000_000
 """Scenarios do not name the discussion group; its id is this plus the channel id (far above
 any real channel id, so it never equals a scripted ``channel_id`` author)."""
@@ -77,8 +81,13 @@ def parse_post(raw: Mapping[str, Any], where: str, group: int) -> ScriptedPost:
         for key, line in sorted(reacted.items())
     )
     for key, _ in reactions:
+        if not 0 < len(key) <= MAX_REACTION_KEY_CHARS:
+            raise ScenarioError(
+                f"{where}.reactions: a key is an emoji or custom:<document id>,"
+                f" 1 to {MAX_REACTION_KEY_CHARS} characters, got {shown(key)}"
+            )
         if key.startswith("custom:") and not key.removeprefix("custom:").isdigit():
-            raise ScenarioError(f"{where}.reactions: bad custom emoji key {key!r}")
+            raise ScenarioError(f"{where}.reactions: bad custom emoji key {shown(key)}")
     discussion = flag(raw, "discussion", where, default=True)
     unreadable = flag(raw, "thread_unreadable", where)
     if unreadable and not discussion:

@@ -21,6 +21,7 @@ from tgstat.adapters.replay.fields import (
     integer,
     items,
     obj,
+    shown,
     text,
 )
 from tgstat.adapters.replay.posts import ScriptedPost, discussion_group_id, parse_post
@@ -66,6 +67,8 @@ class Scenario:
             raise ScenarioError(f"cannot read scenario {path}: {e.strerror}") from e
         except ValueError as e:
             raise ScenarioError(f"scenario {path} is not valid JSON: {e}") from e
+        except RecursionError as e:
+            raise ScenarioError(f"scenario {path} nests arrays or objects too deeply") from e
         return cls.parse(raw)
 
     @classmethod
@@ -138,10 +141,10 @@ def _parse_scenario(raw: Mapping[str, Any]) -> Scenario:
 
 def _parse_fault(raw: Mapping[str, Any], where: str) -> Fault:
     if raw.get("call") not in (*CALL_KINDS, "any"):
-        raise ScenarioError(f"{where}.call: unknown call {raw.get('call')!r}")
+        raise ScenarioError(f"{where}.call: unknown call {shown(raw.get('call'))}")
     if raw.get("kind") not in FAULT_KINDS:
-        raise ScenarioError(f"{where}.kind: unknown fault kind {raw.get('kind')!r}")
+        raise ScenarioError(f"{where}.kind: unknown fault kind {shown(raw.get('kind'))}")
     seconds = raw.get("seconds", 0)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise ScenarioError(f"{where}.seconds: expected a number >= 0, got {seconds!r}")
+        raise ScenarioError(f"{where}.seconds: expected a number >= 0, got {shown(seconds)}")
     return Fault(instant(raw.get("at"), f"{where}.at"), raw["call"], raw["kind"], float(seconds))
