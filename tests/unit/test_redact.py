@@ -101,6 +101,9 @@ class TestMessages:
             ("host=h password='two words'", "missing value after two words"),
             ("host=h password=two words", 'missing "=" after "words" in connection info string'),
             ("postgresql://u@h/db?password=s3cr3t", "bad s3cr3t"),
+            # libpq splits at the first "@": the rest of the password comes back as the host
+            ("postgresql://u:two@words@h/db", "failed to resolve host 'words@h'"),
+            ("postgresql://u:s3cr3t:two@words@h/db", "host 'two@words@h': s3cr3t"),
         ],
     )
     def test_the_password_is_masked_wherever_it_appears(self, url: str, message: str) -> None:

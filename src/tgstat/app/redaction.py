@@ -61,4 +61,7 @@ def _secrets(url: str) -> set[str]:
         for match in pattern.finditer(url):
             raw = match.group(2)
             found |= {raw, urllib.parse.unquote(raw), raw.strip("'"), *raw.strip("'").split()}
+            # an unencoded "@" or ":" in a URI password: libpq splits at the first "@" and
+            # its error echoes the rest as the host ("failed to resolve host 'Secret9@...'")
+            found |= set(re.split(r"[@:]", raw)) if pattern is _URI else set()
     return {s for s in found if s.strip() and s != MASK}
