@@ -16,6 +16,7 @@ from typing import Any
 
 from tgstat.app.settings import Settings
 from tgstat.cli.errors import Command
+from tgstat.cli.serve import port_number
 from tgstat.ports.lake_query import NAMED_QUERIES
 
 
@@ -73,7 +74,7 @@ def _no_arguments(_parser: argparse.ArgumentParser) -> None:
 
 def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on")
+    parser.add_argument("--port", type=port_number, default=8080, help="port to listen on")
 
 
 def webhook_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,7 +83,9 @@ def webhook_run(args: argparse.Namespace, settings: Settings) -> int:
     from tgstat.adapters.starlette_webhook import create_app
     from tgstat.adapters.uvicorn_server import ServerLimits, serve
     from tgstat.app.lake import lake_store, secret_token
+    from tgstat.app.supervisor import check_port_free
 
+    check_port_free(args.host, args.port, "another webhook?")  # one line, not uvicorn's six
     token = secret_token(settings)
     app = create_app(
         lake_store(settings),
