@@ -53,8 +53,13 @@ class TestRunCommand:
                 "'cannot use postgresql://u:s3cr3t@h/db')",
                 "tgstat: error: cannot use postgresql://u:***@h/db",
             ),
+            (
+                "__import__('tgstat.domain.errors').domain.errors.TgstatError("
+                "'bad DSN host=h\\n  password=s3cr3t\\n')",
+                "tgstat: error: bad DSN host=h password=***",
+            ),
         ],
-        ids=["lost", "interface", "tgstat-error"],
+        ids=["lost", "interface", "tgstat-error", "multi-line"],
     )
     def test_one_masked_line(self, error: str, line: str) -> None:
         done = run_policy(error)

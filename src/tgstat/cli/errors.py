@@ -58,7 +58,9 @@ def run_command(run: Command, args: argparse.Namespace) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"tgstat: error: {redact(message)}", file=sys.stderr)
+    # one line whatever the message holds (a DSN with a newline, a server's multi-line text)
+    line = " ".join(redact(message).split())
+    print(f"tgstat: error: {line}", file=sys.stderr)
     return EXIT_ERROR
 
 
