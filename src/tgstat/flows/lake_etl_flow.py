@@ -25,6 +25,17 @@ FLOW_NAME = DEPLOYMENT_NAME = "lake-etl"
 CRON = "15 0 * * *"
 
 
+def deployment_options(settings: Settings) -> dict[str, Any]:
+    """How ``lake-etl`` is deployed wherever it is served or deployed: the keyword arguments
+    of ``Runner.aadd_flow`` (``name`` included), daily at CRON in TGSTAT_LAKE_TZ."""
+    return {
+        "name": DEPLOYMENT_NAME,
+        "schedules": [Cron(CRON, timezone=settings.lake_tz)],
+        "tags": ["tgstat", "lake"],
+        "description": "Message lake: yesterday's raw updates into telegram + telegram_event.",
+    }
+
+
 @flow(name=FLOW_NAME)
 def lake_etl(day: str | None = None) -> dict[str, Any]:
     """Flatten ``day`` (YYYY-MM-DD; default: the day before the run was scheduled, in the
@@ -48,13 +59,7 @@ def serve(settings: Settings) -> None:
     require_prefect(settings)
     from tgstat.flows.serve.runner import Served, serve_until_stopped
 
-    options = {
-        "name": DEPLOYMENT_NAME,
-        "schedules": [Cron(CRON, timezone=settings.lake_tz)],
-        "tags": ["tgstat", "lake"],
-        "description": "Message lake: yesterday's raw updates into telegram + telegram_event.",
-    }
-    serve_until_stopped([Served(lake_etl, options)])
+    serve_until_stopped([Served(lake_etl, deployment_options(settings))])
 
 
 def run(_args: argparse.Namespace, settings: Settings) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from prefect.schedules import Cron
-
 from tgstat.app.settings import Settings
 from tgstat.flows import lake_etl_flow, tg_collect_flow
 from tgstat.flows.serve.runner import Served
@@ -25,13 +23,5 @@ def deployments(settings: Settings, interval: timedelta = tg_collect_flow.INTERV
                 " channel.",
             },
         ),
-        Served(
-            lake_etl_flow.lake_etl,
-            {
-                "name": lake_etl_flow.DEPLOYMENT_NAME,
-                "schedules": [Cron(lake_etl_flow.CRON, timezone=settings.lake_tz)],
-                "tags": ["tgstat", "lake"],
-                "description": "Message lake: yesterday's raw updates into one Parquet file.",
-            },
-        ),
+        Served(lake_etl_flow.lake_etl, lake_etl_flow.deployment_options(settings)),
     ]

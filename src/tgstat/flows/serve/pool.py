@@ -26,7 +26,6 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectAlreadyExists
-from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 from prefect.workers.process import ProcessWorker
 
@@ -102,11 +101,11 @@ async def _deploy(settings: Settings, pool: str, interval: timedelta, heartbeat:
         " without a deployment of their own",
         **options,
     )
+    lake_options = lake_etl_flow.deployment_options(settings)
     lake = await lake_etl_flow.lake_etl.ato_deployment(
-        lake_etl_flow.DEPLOYMENT_NAME,
-        schedules=[Cron(lake_etl_flow.CRON, timezone=settings.lake_tz)],
+        lake_options.pop("name"),
         work_queue_name=lake_etl_flow.DEPLOYMENT_NAME,
-        tags=["tgstat", "lake"],
+        **lake_options,
         **options,
     )
     wanted += [fallback, lake]
