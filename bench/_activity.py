@@ -8,7 +8,8 @@ albums of 2-5 messages (one ``grouped_id``, the first carries text, reactions an
 2% of messages are deleted 10 minutes to 30 hours after their date. 60% of channels have a
 discussion group: their posts get comments (users, channels, anonymous admins, no sender; 1%
 of threads unreadable). Joins (plain, by invite link, by request), leaves, kicks and bots are
-in the admin log; the subscriber count moves hourly.
+in the admin log; the subscriber count moves hourly. Old (history) posts keep gaining a few
+views 1-3 times a day, as on Telegram, so the rotation finds some of them changed.
 """
 
 from __future__ import annotations
@@ -60,7 +61,22 @@ class _Channel:
         points = [(date, 0)] + [
             (date + timedelta(minutes=30 * k), int(final * (1 - math.exp(-k / 12)))) for k in halves
         ]
-        return _line([*points, (date + timedelta(days=7), final)])
+        points.append((date + timedelta(days=7), final))
+        if not live:  # an old post still gains a few views, 1-3 times a day
+            live_from = self.start - LIVE_LEAD
+            span = (self.end - live_from).total_seconds()
+            count = max(1, round(self.rng.uniform(1, 3) * span / 86_400))
+            instants = sorted(
+                t
+                for t in (
+                    live_from + timedelta(seconds=int(self.rng.uniform(0, span)))
+                    for _ in range(count)
+                )
+                if t > date + timedelta(days=7)
+            )
+            for k, instant in enumerate(instants, start=1):
+                points.append((instant, final + k * max(1, final // 2_000)))
+        return _line(points)
 
     def reactions(self, date: datetime) -> dict[str, Any]:
         rng = self.rng

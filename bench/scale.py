@@ -56,6 +56,7 @@ from tgstat.app.migrate import migrate
 from tgstat.domain.ids import ChannelId, SessionPk
 from tgstat.domain.model import ChannelConfig, SealedSession, SessionStatus
 from tgstat.ports.gateway import TelegramGateway
+from tgstat.services.measure import CollectPolicy
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 INTERVAL = timedelta(minutes=5)
@@ -165,6 +166,7 @@ async def simulate(args: argparse.Namespace, fleet: Fleet, url: str, pgdata: Pat
                 source=fleet.source,
                 concurrency=args.concurrency,
                 clock=lambda: fleet.clock.now,
+                policy=CollectPolicy(snapshot_unchanged=args.snapshot_unchanged),
             )
 
         async def followups(runs: Sequence[PlannedRun]) -> list[Any]:
@@ -423,6 +425,8 @@ def several(args: argparse.Namespace, sizes: list[int]) -> dict[str, Any]:
             argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         if args.database_url:
             argv += ["--database-url", args.database_url]
+        if args.snapshot_unchanged:
+            argv.append("--snapshot-unchanged")
         out = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout
         print(out.rstrip(), flush=True)
         runs.append(json.loads(out.strip().splitlines()[-1]))
@@ -445,6 +449,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="TGSTAT_COLLECT_CONCURRENCY")
     parser.add_argument("--pool-size", type=int, default=8, help="TGSTAT_DB_POOL_SIZE")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--snapshot-unchanged",
+        action="store_true",
+        help="baseline: snapshot every rotation read, changed or not (as before)",
+    )
     parser.add_argument("--database-url", default=os.environ.get("TGSTAT_DATABASE_URL"))
     parser.add_argument("--profile", help="cProfile the measured rounds into this file")
     args = parser.parse_args()

@@ -233,6 +233,9 @@ class FakeStatSession(StatSession):
                     max(comment_ids, default=None),
                     p.has_discussion,
                     st.thread_unreadable_at,
+                    p.counters.views,
+                    p.counters.forwards,
+                    p.counters.reactions_total,
                 )
             )
         return out

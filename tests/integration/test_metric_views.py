@@ -132,7 +132,7 @@ class TestReadOnlyRole:
             lab.execute("RESET ROLE")
             lab.execute(sql.SQL("DROP OWNED BY {}").format(role))
             lab.execute(sql.SQL("DROP ROLE {}").format(role))
-        assert counts == [5, 4, 2, 51 + 40 + 3 + 20 + 5]
+        assert counts == [5, 4, 2, 10 + 27 + 3 + 20 + 5]
 
 
 class TestMetricPost:
@@ -278,8 +278,10 @@ class TestMetricPostViewsCurve:
             " WHERE tg_post_id = 2 ORDER BY taken_at"
         ).fetchall()
         # first seen by the 11:00 run; then the 11:30 follow-up, hourly runs and the
-        # Nov 11 10:30 follow-up: 38 hourly runs from Nov 10 11:00 to Nov 12 00:00, plus 2
-        assert len(album) == 40
+        # Nov 11 10:30 follow-up: 24 hourly runs from Nov 10 11:00 to Nov 11 10:00, plus 2;
+        # past its horizons, a point only when a counter changed: Nov 11 12:00 (views of
+        # all three messages, a comment), never 11:00 or 13:00 to Nov 12 00:00
+        assert len(album) == 27
         assert album[:4] == [
             (utc(10, 11), 30.0, 150),
             (utc(10, 11, 30), 60.0, 260),
@@ -287,7 +289,7 @@ class TestMetricPostViewsCurve:
             (utc(10, 13), 150.0, 300),
         ]
         assert (utc(11, 10, 30), 1440.0, 700) in album
-        assert album[-1] == (utc(12), 2250.0, 770)
+        assert album[-2:] == [(utc(11, 10, 30), 1440.0, 700), (utc(11, 12), 1530.0, 770)]
 
     def test_points_per_publication(self, lab: Conn) -> None:
         assert select(
@@ -296,9 +298,10 @@ class TestMetricPostViewsCurve:
             "metric_post_views_curve GROUP BY tg_post_id",
             "tg_post_id",
         ) == [
-            # 49 hourly runs and the album's 2 follow-ups; first at 16 h (960 min)
-            (1, 51, 960.0, 3840.0),
-            (2, 40, 30.0, 2250.0),
+            # first at 16 h (960 min): the 9 hourly runs to Nov 10 08:00 (inside its
+            # horizons), then only Nov 11 00:00, when its views moved 420 -> 500
+            (1, 10, 960.0, 2400.0),
+            (2, 27, 30.0, 1530.0),
             # 14:00, 15:00, 16:00: the 17:00 run found it deleted (no snapshot after)
             (5, 3, 0.0, 120.0),
             # hourly runs 06:00 to Nov 12 00:00 (19) and the album's Nov 11 10:30 follow-up

@@ -22,6 +22,7 @@ from tgstat.domain.model import (
     Comment,
     CounterSnapshot,
     Membership,
+    ReactionCount,
     SubscriberReading,
     UserProfile,
 )
@@ -125,7 +126,16 @@ class TestRepositoryContract:
                     await s.upsert_posts(CHANNEL, [post(1), post(3)], at(10))
             assert await s.max_post_id(CHANNEL) == 3
             tracked = await s.tracked_posts(CHANNEL)
+            reactions = (ReactionCount.emoji("👍", 4), ReactionCount.emoji("🔥", 3))
+            async with s.transaction():  # an unreported counter keeps the stored one
+                await s.upsert_posts(CHANNEL, [post(1, views=None, reactions=reactions)], at(20))
+            again = await s.tracked_posts(CHANNEL)
         assert [t.id for t in tracked] == [1, 3]
+        assert [(t.views, t.forwards, t.reactions, t.comments) for t in tracked] == [
+            (10, 1, 0, 0)
+        ] * 2
+        counters = [(t.views, t.forwards, t.reactions, t.comments) for t in again]
+        assert counters == [(10, 1, 7, 0), (10, 1, 0, 0)]
 
     async def test_last_collected_keeps_the_latest_instant(
         self, any_repo: StatRepository, peek: Peek

@@ -174,7 +174,8 @@ def _seed_one_of_each(db: psycopg.Connection[tuple[object, ...]]) -> None:
 
 
 def schema_fingerprint(url: str) -> list[tuple[object, ...]]:
-    """Columns, constraints and indexes of the public schema, in a stable order."""
+    """Columns, constraints, indexes and tables' storage parameters of the public schema,
+    in a stable order."""
     with psycopg.connect(url) as conn:
         cols = conn.execute(
             "SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity"
@@ -193,7 +194,11 @@ def schema_fingerprint(url: str) -> list[tuple[object, ...]]:
             "SELECT 'sequence', sequencename FROM pg_sequences WHERE schemaname = 'public'"
             " ORDER BY 2"
         ).fetchall()
-    return [*cols, *cons, *idx, *seqs]
+        params = conn.execute(
+            "SELECT relname, 'reloptions', array_to_string(reloptions, ',') FROM pg_class"
+            " WHERE relnamespace = 'public'::regnamespace AND reloptions IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    return [*cols, *cons, *idx, *seqs, *params]
 
 
 def tgstat_schema(url: str) -> list[tuple[object, ...]]:

@@ -25,6 +25,12 @@ class TrackedPost:
     has_discussion: bool
     thread_unreadable_at: datetime | None = None
     """When reading the comment thread last failed (None: readable, or never tried)."""
+    views: int | None = None
+    """Views at the last collection (``stat_post.views``; None: never reported)."""
+    forwards: int | None = None
+    """Forwards at the last collection (``stat_post.forwards``)."""
+    reactions: int | None = None
+    """Reactions in all at the last collection (``stat_post.total_reactions_count``)."""
 
 
 class PostStore(Protocol):

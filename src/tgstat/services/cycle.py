@@ -61,7 +61,10 @@ class Cycle(Measure):
         tracked = {t.id: t for t in recent}
         if plan.rotating:
             tracked.update({t.id: t for t in await self.s.tracked_posts(self.cid, plan.rotating)})
-        await self.read_by_id([i for ids in plan.requests for i in ids], tracked)
+        settled: set[PostId] = set()
+        if not self.policy.snapshot_unchanged:
+            settled = set(plan.rotating) - {t.id for t in recent}
+        await self.read_by_id([i for ids in plan.requests for i in ids], tracked, settled)
         async with self.s.transaction():
             await self.s.set_rotation_cursor(self.cid, plan.next_rotation_cursor)
 

@@ -3,7 +3,7 @@ storing what was read, horizon values and settling follow-ups (docs/design.md 4.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -31,6 +31,9 @@ class CollectPolicy:
     """A snapshot this close to a horizon instant measures it."""
     rotation_slice: int = 100
     """Older posts (past their horizons) refreshed per cycle, in rotation."""
+    snapshot_unchanged: bool = False
+    """Store a counter snapshot of an older post at every rotation read, changed or not
+    (the behaviour before; ``bench/scale.py --snapshot-unchanged`` measures it)."""
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     subscribers_every: timedelta = timedelta(hours=1)
     """The subscriber count (channels.getFullChannel) is read at most this often."""
@@ -58,6 +61,8 @@ class Measure:
     threads_unreadable: int = 0
     followups_late: int = 0
     followups_measured: int = 0
+    snapshots_unchanged: int = 0
+    """Settled posts read with every counter as stored: no snapshot row written."""
     threads_read: set[PostId] = attrs.field(factory=set)
     """Posts whose comment thread is known complete this cycle: their comment horizons are
     exact from the stored comments' dates, however late the post was first seen."""
@@ -67,13 +72,17 @@ class Measure:
         return self.channel.channel_id
 
     async def read_by_id(
-        self, ids: Sequence[PostId], tracked: Mapping[PostId, TrackedPost]
+        self,
+        ids: Sequence[PostId],
+        tracked: Mapping[PostId, TrackedPost],
+        settled: Collection[PostId] = (),
     ) -> None:
         """Read the given stored posts (channels.getMessages, 100 ids a request) and store
-        them; ids Telegram answers empty for are marked deleted, never asked for again."""
+        them; ids Telegram answers empty for are marked deleted, never asked for again.
+        ``settled``: posts past their horizons, snapshotted only when a counter changed."""
         for chunk in batches(ids):
             read = await self.call(self.gateway.fetch_posts, self.cid, chunk)
-            await self.store(read.posts, tracked, new=False)
+            await self.store(read.posts, tracked, new=False, settled=settled)
             self.posts_refreshed += len(read.posts)
             if read.deleted:
                 # kept with their last counters; never asked for again (docs/design.md 4.5)
@@ -82,19 +91,29 @@ class Measure:
                 self.posts_deleted += len(read.deleted)
 
     async def store(
-        self, posts: Sequence[Post], tracked: Mapping[PostId, TrackedPost], *, new: bool
+        self,
+        posts: Sequence[Post],
+        tracked: Mapping[PostId, TrackedPost],
+        *,
+        new: bool,
+        settled: Collection[PostId] = (),
     ) -> None:
         """Read changed comment threads, then commit posts, counters and comments at once.
 
         Committing them together means a failed comment read leaves the stored count
-        unchanged, so the next cycle sees the change again and reads the thread.
+        unchanged, so the next cycle sees the change again and reads the thread. A post in
+        ``settled`` (past its horizons, read by the rotation) gets a counter snapshot only
+        when a counter Telegram reported differs from the stored one: its series keeps every
+        change, and an unchanged read costs no row (docs/design.md 4.4).
         """
         if not posts:
             return
         comments, posts, unreadable, readable = await self.read_comments(posts, tracked)
+        snapshots = [_snapshot(p, self.now) for p in _worth_a_snapshot(posts, tracked, settled)]
+        self.snapshots_unchanged += len(posts) - len(snapshots)
         async with self.s.transaction():
             await self.s.upsert_posts(self.cid, posts, self.now)
-            await self.s.add_snapshots(self.cid, [_snapshot(p, self.now) for p in posts])
+            await self.s.add_snapshots(self.cid, snapshots)
             await self.s.replace_reactions(
                 self.cid,
                 {p.id: p.counters.reactions for p in posts if p.counters.reactions is not None},
@@ -214,6 +233,30 @@ class Measure:
             async with self.s.transaction():
                 await self.s.mark_followups_measured(self.cid, measured)
         self.followups_measured += len(measured)
+
+
+def _worth_a_snapshot(
+    posts: Sequence[Post], tracked: Mapping[PostId, TrackedPost], settled: Collection[PostId]
+) -> list[Post]:
+    """``posts`` but the settled ones read unchanged. An album is kept whole when one of its
+    messages changed: its curve takes the highest views of its messages at each instant."""
+    changed = [
+        p for p in posts if p.id not in settled or p.id not in tracked or _changed(p, tracked[p.id])
+    ]
+    albums = {p.grouped_id for p in changed if p.grouped_id is not None}
+    kept = {p.id for p in changed}
+    return [
+        p for p in posts if p.id in kept or (p.grouped_id is not None and p.grouped_id in albums)
+    ]
+
+
+def _changed(post: Post, stored: TrackedPost) -> bool:
+    """Whether a counter Telegram reported for ``post`` differs from the stored one (an
+    unreported counter, None, changes nothing: the stored value is kept)."""
+    c = post.counters
+    fresh = (c.views, c.forwards, c.reactions_total, c.comments)
+    kept = (stored.views, stored.forwards, stored.reactions, stored.comments)
+    return any(f is not None and f != k for f, k in zip(fresh, kept, strict=True))
 
 
 def _snapshot(post: Post, now: datetime) -> CounterSnapshot:

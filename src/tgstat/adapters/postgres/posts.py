@@ -33,7 +33,7 @@ _TRACKED_POSTS = sql.SQL("""
 SELECT p.tg_post_id, p.date_of_post, p.comments_messages_count,
        (SELECT max(c.tg_comment_id) FROM stat_comment c
         WHERE c.tg_channel_id = p.tg_channel_id AND c.tg_post_id = p.tg_post_id),
-       p.has_discussion, p.thread_unreadable_at
+       p.has_discussion, p.thread_unreadable_at, p.views, p.forwards, p.total_reactions_count
 FROM stat_post p
 WHERE {where}
 ORDER BY p.tg_post_id
@@ -163,7 +163,7 @@ class PostgresPostStore(PostgresConnection, PostStore):
                 {"c": channel_id, "ids": None if ids is None else list(ids), "since": since},
             )
             rows = await cur.fetchall()
-        return [TrackedPost(PostId(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        return [TrackedPost(PostId(r[0]), *r[1:]) for r in rows]
 
     async def album_post_ids(
         self, channel_id: ChannelId, grouped_ids: Collection[int]
