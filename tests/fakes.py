@@ -147,10 +147,14 @@ class FakeStatSession(StatSession):
     async def get_channel(self, channel_id: ChannelId) -> ChannelConfig:
         if channel_id not in self._s.channels:
             raise UnknownChannelError(f"channel {channel_id} is not configured")
-        return self._s.channels[channel_id]
+        return self._channel(channel_id)
 
     async def list_channels(self) -> Sequence[ChannelConfig]:
-        return [c for _, c in sorted(self._s.channels.items())]
+        return [self._channel(c) for c in sorted(self._s.channels)]
+
+    def _channel(self, channel_id: ChannelId) -> ChannelConfig:
+        last = self._s.last_collected.get(channel_id)
+        return attrs.evolve(self._s.channels[channel_id], last_collected_at=last)
 
     async def mark_collected(self, channel_id: ChannelId, at: datetime) -> None:
         self._write()
@@ -236,6 +240,7 @@ class FakeStatSession(StatSession):
                     p.counters.views,
                     p.counters.forwards,
                     p.counters.reactions_total,
+                    st.at,
                 )
             )
         return out

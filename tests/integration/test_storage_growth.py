@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg
 
 from tests.builders import CHANNEL, at, channel, post, sealed_session
+from tests.integration.test_replay import everything_but_timestamps, play
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.domain.model import ReactionCount
 
@@ -58,3 +61,23 @@ class TestRewrittenRowsStayOnTheirPage:
         for table, count in moved.items():
             rewrites = 3 * len(before[table])
             assert count < rewrites / 20, f"{table}: {count} of {rewrites} rewrites moved page"
+
+
+class TestSettledPostsReplayedAgain:
+    """A settled post's snapshot is stored when its counters differ from its last snapshot
+    at or before the read: a second replay of one scenario, which reads a row stored at a
+    later instant, adds none (docs/scenario-format.md: a rerun changes only timestamps)."""
+
+    async def test_rerun_adds_no_snapshot(
+        self, repo: PostgresStatRepository, db: psycopg.Connection[tuple[object, ...]]
+    ) -> None:
+        # post 1 is read by the rotation unchanged from Nov 10 09:00 and moves at Nov 11
+        # 00:00: the second replay reads it at 09:00 with the later row stored
+        await play(repo, "metrics-lab.json")
+        first = everything_but_timestamps(db)
+        assert [r[2] for r in first["stat_post_snapshot"] if r[1] == 1][-2:] == [
+            datetime(2026, 11, 10, 8, tzinfo=UTC),
+            datetime(2026, 11, 11, tzinfo=UTC),
+        ]
+        await play(repo, "metrics-lab.json")
+        assert everything_but_timestamps(db) == first

@@ -273,6 +273,9 @@ class ChannelConfig:
     username: str | None = None
     admin_log_cursor: EventId = NO_EVENT
     """Highest admin-log event id already applied; the next read starts above it."""
+    last_collected_at: datetime | None = None
+    """The instant of the channel's last completed cycle (None: none yet). Later than a
+    cycle's own instant only when a replay plays the past again into the same database."""
 
 
 @attrs.frozen(repr=False)

@@ -31,6 +31,8 @@ class TrackedPost:
     """Forwards at the last collection (``stat_post.forwards``)."""
     reactions: int | None = None
     """Reactions in all at the last collection (``stat_post.total_reactions_count``)."""
+    read_at: datetime | None = None
+    """When the post was last read (``stat_post.timestamp``)."""
 
 
 class PostStore(Protocol):

@@ -109,7 +109,8 @@ class Measure:
         if not posts:
             return
         comments, posts, unreadable, readable = await self.read_comments(posts, tracked)
-        snapshots = [_snapshot(p, self.now) for p in _worth_a_snapshot(posts, tracked, settled)]
+        last = await self.last_counters([p.id for p in posts if p.id in settled], tracked)
+        snapshots = [_snapshot(p, self.now) for p in _worth_a_snapshot(posts, last)]
         self.snapshots_unchanged += len(posts) - len(snapshots)
         async with self.s.transaction():
             await self.s.upsert_posts(self.cid, posts, self.now)
@@ -134,6 +135,29 @@ class Measure:
             self.threads_read.update(
                 p.id for p in posts if p.has_discussion and p.counters.comments == 0
             )
+
+    async def last_counters(
+        self, ids: Sequence[PostId], tracked: Mapping[PostId, TrackedPost]
+    ) -> dict[PostId, Counters | None]:
+        """The counters of each post's last snapshot at or before ``now`` (None: none).
+
+        Going forward in time that is the stored row (every change was snapshotted). When
+        the channel was collected later than ``now`` (the same scenario replayed again into
+        one database), rows and snapshots may be of other instants: the snapshots are asked,
+        so a second replay adds no row.
+        """
+        known = [i for i in ids if i in tracked]
+        past = (self.channel.last_collected_at or self.now) > self.now
+        rewound = [i for i in known if past or (tracked[i].read_at or self.now) > self.now]
+        last: dict[PostId, Counters | None] = {
+            i: _stored(tracked[i]) for i in known if i not in set(rewound)
+        }
+        if rewound:
+            around = await self.s.snapshots_around(self.cid, [(i, self.now) for i in rewound])
+            for i in rewound:
+                before = [s for s in around.get(i, ()) if s.taken_at <= self.now]
+                last[i] = _taken(before[-1]) if before else None
+        return last
 
     async def read_comments(
         self, posts: Sequence[Post], tracked: Mapping[PostId, TrackedPost]
@@ -235,14 +259,23 @@ class Measure:
         self.followups_measured += len(measured)
 
 
-def _worth_a_snapshot(
-    posts: Sequence[Post], tracked: Mapping[PostId, TrackedPost], settled: Collection[PostId]
-) -> list[Post]:
-    """``posts`` but the settled ones read unchanged. An album is kept whole when one of its
-    messages changed: its curve takes the highest views of its messages at each instant."""
-    changed = [
-        p for p in posts if p.id not in settled or p.id not in tracked or _changed(p, tracked[p.id])
-    ]
+Counters = tuple[int | None, int | None, int | None, int | None]
+"""(views, forwards, reactions, comments)"""
+
+
+def _stored(t: TrackedPost) -> Counters:
+    return (t.views, t.forwards, t.reactions, t.comments)
+
+
+def _taken(s: CounterSnapshot) -> Counters:
+    return (s.views, s.forwards, s.reactions, s.comments)
+
+
+def _worth_a_snapshot(posts: Sequence[Post], last: Mapping[PostId, Counters | None]) -> list[Post]:
+    """``posts`` but the settled ones (keys of ``last``) read as their last snapshot. An
+    album is kept whole when one of its messages changed: its curve takes the highest views
+    of its messages at each instant."""
+    changed = [p for p in posts if p.id not in last or _changed(p, last[p.id])]
     albums = {p.grouped_id for p in changed if p.grouped_id is not None}
     kept = {p.id for p in changed}
     return [
@@ -250,13 +283,14 @@ def _worth_a_snapshot(
     ]
 
 
-def _changed(post: Post, stored: TrackedPost) -> bool:
-    """Whether a counter Telegram reported for ``post`` differs from the stored one (an
-    unreported counter, None, changes nothing: the stored value is kept)."""
+def _changed(post: Post, last: Counters | None) -> bool:
+    """Whether a counter Telegram reported for ``post`` differs from ``last`` (an unreported
+    counter, None, changes nothing: the stored value is kept); no snapshot yet: changed."""
+    if last is None:
+        return True
     c = post.counters
     fresh = (c.views, c.forwards, c.reactions_total, c.comments)
-    kept = (stored.views, stored.forwards, stored.reactions, stored.comments)
-    return any(f is not None and f != k for f, k in zip(fresh, kept, strict=True))
+    return any(f is not None and f != k for f, k in zip(fresh, last, strict=True))
 
 
 def _snapshot(post: Post, now: datetime) -> CounterSnapshot:

@@ -33,7 +33,8 @@ _TRACKED_POSTS = sql.SQL("""
 SELECT p.tg_post_id, p.date_of_post, p.comments_messages_count,
        (SELECT max(c.tg_comment_id) FROM stat_comment c
         WHERE c.tg_channel_id = p.tg_channel_id AND c.tg_post_id = p.tg_post_id),
-       p.has_discussion, p.thread_unreadable_at, p.views, p.forwards, p.total_reactions_count
+       p.has_discussion, p.thread_unreadable_at, p.views, p.forwards, p.total_reactions_count,
+       p."timestamp"
 FROM stat_post p
 WHERE {where}
 ORDER BY p.tg_post_id

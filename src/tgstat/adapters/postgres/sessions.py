@@ -23,7 +23,7 @@ ORDER BY pk
 
 _SELECT_CHANNELS = """
 SELECT tg_channel_id, tg_channel_name, config__tg_bot_session_pool_pk, tg_channel_username,
-       admin_log_cursor
+       admin_log_cursor, last_collected_at
 FROM config__tg_channel
 WHERE %(c)s::int8 IS NULL OR tg_channel_id = %(c)s
 ORDER BY tg_channel_id
@@ -160,11 +160,12 @@ def _to_session(row: Sequence[Any]) -> SealedSession:
 
 
 def _to_channel(row: Sequence[Any]) -> ChannelConfig:
-    channel_id, name, session_pk, username, cursor = row
+    channel_id, name, session_pk, username, cursor, last_collected_at = row
     return ChannelConfig(
         channel_id=ChannelId(channel_id),
         name=name,
         session_pk=SessionPk(session_pk),
         username=username,
         admin_log_cursor=EventId(cursor),
+        last_collected_at=last_collected_at,
     )
