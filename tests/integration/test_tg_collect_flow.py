@@ -147,6 +147,23 @@ class TestFlow:
         assert db.execute("SELECT count(*) FROM stat_post").fetchone() == (2,)
 
 
+class TestSessionRun:
+    """An interval run of a session's deployment (``tgstat deploy``: parameter ``phone``)."""
+
+    async def test_a_dry_run_session_is_found_by_its_stored_phone(
+        self, flow_env: Path, db: Conn
+    ) -> None:
+        """A replay session's phone (``replay:...``) is no international number: it is
+        matched as stored, not refused."""
+        from tgstat.flows.tg_collect_flow import tg_collect
+
+        state = await tg_collect(phone="replay:flow", return_state=True)
+        # both channels of the session were collected: Live's two posts stored, Gone (not in
+        # the scenario) failed alone
+        assert db.execute("SELECT count(*) FROM stat_post").fetchone() == (2,)
+        assert "1 of 2 channels failed: 'Gone'" in str(state.message)
+
+
 class TestFollowUpRun:
     """A follow-up run measures its session's due follow-ups, reading nothing else."""
 

@@ -39,6 +39,7 @@ class TestSpellings:
             ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
             ("postgresql://u:pa/ss@h/db", "postgresql://u:***@h/db"),
             ("postgresql://:pw@h/db", "postgresql://:***@h/db"),
+            ("postgresql://u:two words@h:5499/db", "postgresql://u:***@h:5499/db"),
             (
                 "postgresql://u@h/db?password=pw&sslmode=disable",
                 "postgresql://u@h/db?password=***&sslmode=disable",
@@ -104,6 +105,8 @@ class TestMessages:
             # libpq splits at the first "@": the rest of the password comes back as the host
             ("postgresql://u:two@words@h/db", "failed to resolve host 'words@h'"),
             ("postgresql://u:s3cr3t:two@words@h/db", "host 'two@words@h': s3cr3t"),
+            # psycopg refuses a space in a URI and echoes the password
+            ("postgresql://u:two words@h/db", 'unexpected spaces found in "two words"'),
         ],
     )
     def test_the_password_is_masked_wherever_it_appears(self, url: str, message: str) -> None:

@@ -262,12 +262,12 @@ async def run_collection(
         channels = await s.list_channels()
         pks = None
         if phone is not None:
-            wanted = normalize_phone(phone)
-            pks = {
-                x.pk
-                for x in await s.enabled_sessions()
-                if x.phone_number == wanted and x.pk is not None
-            }
+            # as stored first (a dry run's "replay:..." session), else as a number is written
+            enabled = [x for x in await s.enabled_sessions() if x.pk is not None]
+            pks = {x.pk for x in enabled if x.phone_number == phone}
+            if not pks:
+                wanted = normalize_phone(phone)
+                pks = {x.pk for x in enabled if x.phone_number == wanted}
     chosen = select(channels, channel, pks)
     async with scheduler_for(settings) as scheduler:
         return await collect_many(

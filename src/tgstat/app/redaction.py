@@ -16,8 +16,13 @@ MASK = "***"
 # Already masked (a message redacted twice keeps what follows the mask).
 _DONE = r"\*\*\*(?=[\s:;,)\"']|$)|"
 # userinfo password: up to the last "@" before any "/" (a password may hold "@"), else up
-# to the first "@" (it may hold "/"); over-masking is the safe side.
-_URI = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/?#@]*:)([^\s/]*(?=@)|[^\s@]*(?=@))", re.I)
+# to the first "@" (it may hold "/"), else words up to the first "@" on the line (an
+# unencoded space, which libpq refuses and echoes); over-masking is the safe side.
+_URI = re.compile(
+    r"(\b[a-z][a-z0-9+.-]*://[^\s:/?#@]*:)"
+    r"([^\s/]*(?=@)|[^\s@]*(?=@)|[^\n/@]*\s[^\n/@]*(?=@))",
+    re.I,
+)
 _QUERY = re.compile(rf"([?&]\w*password=)({_DONE}[^&#\s]*)", re.I)
 # libpq key=value: a quoted value (backslash escapes), else an unquoted one (backslash
 # escapes too) plus any following words that are not ``key=`` (a malformed, unquoted value
