@@ -151,7 +151,7 @@ class TestUsageErrors:
         )
         assert done.stdout.strip() == "[]"
 
-    @pytest.mark.parametrize("args", [("serve",), ("db", "serve"), ("doctor",)])
+    @pytest.mark.parametrize("args", [("serve",), ("db", "serve"), ("doctor",), ("deploy",)])
     def test_command_help(self, args: tuple[str, ...]) -> None:
         done = run_tgstat(*args, "--help", env=clean_env())
         assert done.returncode == 0, done.stderr

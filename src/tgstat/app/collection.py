@@ -260,14 +260,14 @@ async def run_collection(
     """The composition root of a real run: channels, gateways, scheduler."""
     async with app.repository.session() as s:
         channels = await s.list_channels()
-        pks = None
+        pks: set[SessionPk] | None = None
         if phone is not None:
             # as stored first (a dry run's "replay:..." session), else as a number is written
-            enabled = [x for x in await s.enabled_sessions() if x.pk is not None]
-            pks = {x.pk for x in enabled if x.phone_number == phone}
-            if not pks:
+            enabled = {x.phone_number: x.pk for x in await s.enabled_sessions() if x.pk is not None}
+            pks = {enabled[phone]} if phone in enabled else None
+            if pks is None:
                 wanted = normalize_phone(phone)
-                pks = {x.pk for x in enabled if x.phone_number == wanted}
+                pks = {enabled[wanted]} if wanted in enabled else set()
     chosen = select(channels, channel, pks)
     async with scheduler_for(settings) as scheduler:
         return await collect_many(

@@ -4,6 +4,8 @@ deployment per session (see ``tgstat.flows.serve.pool``), then print the worker 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -22,17 +24,36 @@ def register(sub: Any) -> None:
         " channels (parameter phone=, every --interval seconds, on its own work queue),"
         " tg-collect unscheduled (follow-ups of sessions without one) and lake-etl daily."
         " Idempotent: run it again after adding a session. Prints one `prefect worker"
-        " start` per session.",
+        " start` per session, and the deployments moved here from another pool. Nothing is"
+        " registered unless an enabled session has channels and the pool is missing or of"
+        " type process.",
     )
-    p.add_argument("--pool", required=True, help="the work pool (created as type process)")
+    p.add_argument(
+        "--pool",
+        required=True,
+        type=pool_type,
+        metavar="NAME",
+        help="the work pool (created as type process; an existing one must be of type"
+        " process): at most 100 characters, none of / %% & > < ? #, not starting with prefect",
+    )
     p.add_argument(
         "--interval",
         type=interval_type,
         default=DEFAULT_INTERVAL_S,
         metavar="SECONDS",
-        help="seconds between tg-collect runs of each session (default 300)",
+        help="seconds between tg-collect runs of each session, 5 to 86400 (default 300)",
     )
     p.set_defaults(run=deploy_run)
+
+
+def pool_type(text: str) -> str:
+    """An argparse type: a work pool name Prefect accepts (checked before anything runs)."""
+    from tgstat.flows.prefect_api import InvalidPoolNameError, check_pool_name  # no Prefect
+
+    try:
+        return check_pool_name(text)
+    except InvalidPoolNameError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def deploy_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -42,9 +63,20 @@ def deploy_run(args: argparse.Namespace, settings: Settings) -> int:
     from tgstat.flows.serve.crash_detection import heartbeat_s
     from tgstat.flows.serve.pool import deploy, worker_commands
 
-    queues = deploy(settings, args.pool, timedelta(seconds=args.interval), heartbeat_s())
-    print(f"deployed to work pool {args.pool!r} on {api_url}: {', '.join(queues)}")
+    pool = args.pool
+    done = deploy(settings, pool, timedelta(seconds=args.interval), heartbeat_s())
+    if done.paused:
+        print(
+            f"tgstat: warning: work pool {pool!r} is paused: nothing runs until it is resumed"
+            f" (prefect work-pool resume {shlex.quote(pool)})",
+            file=sys.stderr,
+        )
+    print(f"deployed to work pool {pool!r} on {api_url}: {', '.join(done.queues)}")
+    for before in sorted(set(done.moved.values()), key=str):
+        names = ", ".join(n for n, p in done.moved.items() if p == before)
+        origin = "`tgstat serve`" if before is None else f"work pool {before!r}"
+        print(f"moved here from {origin} (whose workers no longer get their runs): {names}")
     print("start the workers (each with this machine's TGSTAT_* settings and PREFECT_API_URL):")
-    for command in worker_commands(args.pool, queues):
+    for command in worker_commands(pool, done.queues):
         print(f"  {command}")
     return 0

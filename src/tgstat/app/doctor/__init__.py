@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tgstat.app.doctor.database import database_checks
 from tgstat.app.doctor.model import Check, Verdict
-from tgstat.app.doctor.services import lake_check, prefect_check
+from tgstat.app.doctor.services import lake_check, prefect_checks
 from tgstat.app.settings import Settings
 
 __all__ = ["Check", "Verdict", "run_checks"]
@@ -17,4 +17,4 @@ __all__ = ["Check", "Verdict", "run_checks"]
 
 def run_checks(settings: Settings, now: datetime) -> list[Check]:
     """Every check, in report order."""
-    return [*database_checks(settings, now), prefect_check(settings), lake_check(settings, now)]
+    return [*database_checks(settings, now), *prefect_checks(settings), lake_check(settings, now)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import uuid
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import fsspec
 import httpx
@@ -25,30 +27,52 @@ ETL_LATE_AFTER = timedelta(hours=1)
 SHOWN_DAYS = 3
 
 
-def prefect_check(settings: Settings) -> Check:
+def prefect_checks(settings: Settings) -> list[Check]:
     """PREFECT_API_URL (or the server of a running ``tgstat serve``) answers, and serves
-    ``tg-collect`` and ``lake-etl`` (deployments whose runner polls: status READY)."""
+    ``tg-collect`` and ``lake-etl`` (deployments whose runner polls: status READY); when
+    ``tgstat deploy`` made per-session deployments, a second line: a worker polls each."""
     url = settings.prefect_api_url or served_api_url(settings.home)
     if url is None:
-        return Check(
-            "prefect",
-            Verdict.WARN,
-            "PREFECT_API_URL is unset and no `tgstat serve` runs: nothing collects on a"
-            " schedule and follow-ups stay pending",
-        )
+        return [
+            Check(
+                "prefect",
+                Verdict.WARN,
+                "PREFECT_API_URL is unset and no `tgstat serve` runs: nothing collects on a"
+                " schedule and follow-ups stay pending",
+            )
+        ]
     try:
         with httpx.Client(base_url=url.rstrip("/"), timeout=5) as http:
             http.get("/health").raise_for_status()
-            answer = http.post(
-                "/deployments/filter",
-                json={"deployments": {"name": {"any_": [COLLECT, LAKE_ETL]}}},
-            )
-            answer.raise_for_status()
-            status = {d["name"]: d.get("status") for d in answer.json()}
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+            status = {
+                d["name"]: d.get("status") for d in _deployments(http, any_=[COLLECT, LAKE_ETL])
+            }
+            sessions = [
+                d
+                for d in _deployments(http, like_=SESSION_PREFIX)
+                if SESSION_DEPLOYMENT.fullmatch(d["name"])
+            ]
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError) as e:
         # httpx's status errors add a second line ("For more information check: ...")
         reason = (str(e).splitlines() or [type(e).__name__])[0]
-        return Check("prefect", Verdict.FAIL, f"cannot reach the Prefect server at {url}: {reason}")
+        return [
+            Check("prefect", Verdict.FAIL, f"cannot reach the Prefect server at {url}: {reason}")
+        ]
+    return [_served(url, status), *([_workers(sessions)] if sessions else [])]
+
+
+SESSION_PREFIX = f"{COLLECT}-s"
+SESSION_DEPLOYMENT = re.compile(rf"{re.escape(SESSION_PREFIX)}[0-9]+")
+
+
+def _deployments(http: httpx.Client, **name: object) -> list[dict[str, Any]]:
+    answer = http.post("/deployments/filter", json={"deployments": {"name": name}, "limit": 200})
+    answer.raise_for_status()
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+def _served(url: str, status: dict[str, Any]) -> Check:
     if status.get(COLLECT) is None:
         return Check("prefect", Verdict.FAIL, f"{url}: {COLLECT} is not deployed: `tgstat serve`")
     idle = [name for name, s in sorted(status.items()) if s != "READY"]
@@ -59,6 +83,26 @@ def prefect_check(settings: Settings) -> Check:
     if notes:
         return Check("prefect", Verdict.WARN, f"{url}: {COLLECT} served; {', '.join(notes)}")
     return Check("prefect", Verdict.OK, f"{url}: {COLLECT} and {LAKE_ETL} served")
+
+
+def _workers(sessions: list[dict[str, Any]]) -> Check:
+    """The per-session deployments of ``tgstat deploy``: READY once a worker polls the
+    deployment's work queue, NOT_READY when none did for a minute."""
+    ordered = sorted(sessions, key=lambda d: int(d["name"].removeprefix(SESSION_PREFIX)))
+    idle = [d for d in ordered if d.get("status") != "READY"]
+    if idle:
+        shown = ", ".join(
+            f"{d['name']} (pool {d.get('work_pool_name')!r}, queue {d.get('work_queue_name')})"
+            for d in idle
+        )
+        return Check(
+            "workers",
+            Verdict.FAIL,
+            f"no worker polls {shown}: start the `prefect worker start` that `tgstat deploy`"
+            " prints",
+        )
+    names = ", ".join(d["name"] for d in ordered)
+    return Check("workers", Verdict.OK, f"a worker polls the queue of each of {names}")
 
 
 def lake_check(settings: Settings, now: datetime) -> Check:
