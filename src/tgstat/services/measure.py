@@ -10,7 +10,7 @@ import attrs
 
 from tgstat.domain.horizons import Horizon, closest_snapshot, horizon_values
 from tgstat.domain.ids import ChannelId, CommentId, PostId
-from tgstat.domain.model import ChannelConfig, Comment, CounterSnapshot, Post
+from tgstat.domain.model import ChannelConfig, Comment, Post
 from tgstat.domain.planning import (
     THREAD_RETRY,
     FollowUp,
@@ -18,6 +18,7 @@ from tgstat.domain.planning import (
     comments_to_read,
     plan_followups,
 )
+from tgstat.domain.snapshots import Counters, counters_of, snapshot_of, worth_a_snapshot
 from tgstat.ports.gateway import NoDiscussionError, TelegramGateway, ThreadUnreadableError
 from tgstat.ports.repository import StatSession, TrackedPost
 from tgstat.services.retry import Retrier, RetryPolicy
@@ -61,8 +62,6 @@ class Measure:
     threads_unreadable: int = 0
     followups_late: int = 0
     followups_measured: int = 0
-    snapshots_unchanged: int = 0
-    """Settled posts read with every counter as stored: no snapshot row written."""
     threads_read: set[PostId] = attrs.field(factory=set)
     """Posts whose comment thread is known complete this cycle: their comment horizons are
     exact from the stored comments' dates, however late the post was first seen."""
@@ -110,8 +109,7 @@ class Measure:
             return
         comments, posts, unreadable, readable = await self.read_comments(posts, tracked)
         last = await self.last_counters([p.id for p in posts if p.id in settled], tracked)
-        snapshots = [_snapshot(p, self.now) for p in _worth_a_snapshot(posts, last)]
-        self.snapshots_unchanged += len(posts) - len(snapshots)
+        snapshots = [snapshot_of(p, self.now) for p in worth_a_snapshot(posts, last)]
         async with self.s.transaction():
             await self.s.upsert_posts(self.cid, posts, self.now)
             await self.s.add_snapshots(self.cid, snapshots)
@@ -148,15 +146,15 @@ class Measure:
         """
         known = [i for i in ids if i in tracked]
         past = (self.channel.last_collected_at or self.now) > self.now
-        rewound = [i for i in known if past or (tracked[i].read_at or self.now) > self.now]
+        rewound = {i for i in known if past or (tracked[i].read_at or self.now) > self.now}
         last: dict[PostId, Counters | None] = {
-            i: _stored(tracked[i]) for i in known if i not in set(rewound)
+            i: _stored(tracked[i]) for i in known if i not in rewound
         }
         if rewound:
             around = await self.s.snapshots_around(self.cid, [(i, self.now) for i in rewound])
             for i in rewound:
                 before = [s for s in around.get(i, ()) if s.taken_at <= self.now]
-                last[i] = _taken(before[-1]) if before else None
+                last[i] = counters_of(before[-1]) if before else None
         return last
 
     async def read_comments(
@@ -259,42 +257,5 @@ class Measure:
         self.followups_measured += len(measured)
 
 
-Counters = tuple[int | None, int | None, int | None, int | None]
-"""(views, forwards, reactions, comments)"""
-
-
 def _stored(t: TrackedPost) -> Counters:
     return (t.views, t.forwards, t.reactions, t.comments)
-
-
-def _taken(s: CounterSnapshot) -> Counters:
-    return (s.views, s.forwards, s.reactions, s.comments)
-
-
-def _worth_a_snapshot(posts: Sequence[Post], last: Mapping[PostId, Counters | None]) -> list[Post]:
-    """``posts`` but the settled ones (keys of ``last``) read as their last snapshot. An
-    album is kept whole when one of its messages changed: its curve takes the highest views
-    of its messages at each instant."""
-    changed = [p for p in posts if p.id not in last or _changed(p, last[p.id])]
-    albums = {p.grouped_id for p in changed if p.grouped_id is not None}
-    kept = {p.id for p in changed}
-    return [
-        p for p in posts if p.id in kept or (p.grouped_id is not None and p.grouped_id in albums)
-    ]
-
-
-def _changed(post: Post, last: Counters | None) -> bool:
-    """Whether a counter Telegram reported for ``post`` differs from ``last`` (an unreported
-    counter, None, changes nothing: the stored value is kept); no snapshot yet: changed."""
-    if last is None:
-        return True
-    c = post.counters
-    fresh = (c.views, c.forwards, c.reactions_total, c.comments)
-    return any(f is not None and f != k for f, k in zip(fresh, last, strict=True))
-
-
-def _snapshot(post: Post, now: datetime) -> CounterSnapshot:
-    # Every snapshot of a cycle is stamped with the cycle's instant: follow-ups run exactly
-    # at horizon instants, so their snapshots measure the horizon exactly.
-    c = post.counters
-    return CounterSnapshot(post.id, now, c.views, c.forwards, c.reactions_total, c.comments)
