@@ -19,7 +19,8 @@ COUNTS = st.one_of(st.none(), st.integers(0, 3))
 def reads(draw: st.DrawFn) -> tuple[list[Post], dict[PostId, Counters | None]]:
     """Up to 8 posts (some in albums of the same grouped_id) and, for the settled ones,
     the counters of their last snapshot."""
-    posts, last = [], {}
+    posts: list[Post] = []
+    last: dict[PostId, Counters | None] = {}
     for i in range(1, draw(st.integers(1, 8)) + 1):
         p = post(i, views=draw(COUNTS), comments=draw(COUNTS))
         p = attrs.evolve(p, grouped_id=draw(st.sampled_from([None, 1, 2])))
