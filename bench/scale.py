@@ -439,15 +439,42 @@ def several(args: argparse.Namespace, sizes: list[int]) -> dict[str, Any]:
     return {**large, "sizes": runs, "growth_exponent": growth}
 
 
+def _at_least(low: float, kind: type = int) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value < float("inf"):  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}: {text!r}")
+        return value
+
+    return parse
+
+
+def _sizes(text: str) -> list[int]:
+    """``N`` or ``N1,N2,...``: distinct positive channel counts, ascending."""
+    sizes = sorted({_at_least(1)(x.strip()) for x in text.split(",")})
+    if not sizes:
+        raise argparse.ArgumentTypeError("no size")
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", default="100", help="N, or sizes: 10,100,1000")
-    parser.add_argument("--accounts", type=int, help="default: channels / --per-account, up")
-    parser.add_argument("--per-account", type=int, default=25, help="channels per account")
-    parser.add_argument("--hours", type=float, default=24, help="simulated hours after warm-up")
-    parser.add_argument("--history", type=int, default=300, help="old posts per channel")
-    parser.add_argument("--concurrency", type=int, default=4, help="TGSTAT_COLLECT_CONCURRENCY")
-    parser.add_argument("--pool-size", type=int, default=8, help="TGSTAT_DB_POOL_SIZE")
+    parser.add_argument("--channels", type=_sizes, default=[100], help="N, or sizes: 10,100,1000")
+    parser.add_argument(
+        "--accounts", type=_at_least(1), help="default: channels / --per-account, up"
+    )
+    parser.add_argument("--per-account", type=_at_least(1), default=25, help="channels per account")
+    parser.add_argument(
+        "--hours", type=_at_least(0.25, float), default=24, help="simulated hours after warm-up"
+    )
+    parser.add_argument("--history", type=_at_least(0), default=300, help="old posts per channel")
+    parser.add_argument(
+        "--concurrency", type=_at_least(1), default=4, help="TGSTAT_COLLECT_CONCURRENCY"
+    )
+    parser.add_argument("--pool-size", type=_at_least(1), default=8, help="TGSTAT_DB_POOL_SIZE")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--snapshot-unchanged",
@@ -457,7 +484,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("TGSTAT_DATABASE_URL"))
     parser.add_argument("--profile", help="cProfile the measured rounds into this file")
     args = parser.parse_args()
-    sizes = sorted(int(x) for x in args.channels.split(","))
+    sizes: list[int] = args.channels
+    if args.accounts is not None and args.accounts > sizes[-1]:
+        parser.error(f"--accounts {args.accounts} is more than the {sizes[-1]} channels")
     if len(sizes) > 1:
         if args.accounts:
             parser.error("--accounts fixes one size: use --per-account with several")
