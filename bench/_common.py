@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import resource
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,18 @@ def slope(x0: float, y0: float, x1: float, y1: float) -> float | None:
     if min(x0, y0, x1, y1) <= 0 or x0 == x1:
         return None
     return math.log(y1 / y0) / math.log(x1 / x0)
+
+
+def at_least(low: float, kind: type = int) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` number >= ``low`` (finite), else a usage error line."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value < float("inf"):  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}: {text!r}")
+        return value
+
+    return parse

@@ -36,7 +36,7 @@ import httpx
 import psutil
 
 from _activity import channel_scenario
-from _common import ServerProcesses
+from _common import ServerProcesses, at_least
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.app.database import embedded_server, ensure_database, open_pool, socket_url
 from tgstat.app.migrate import migrate
@@ -179,9 +179,13 @@ def one_run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--poll", type=float, default=10, help="PREFECT_RUNNER_POLL_FREQUENCY")
-    parser.add_argument("--idle", type=float, default=20, help="seconds to measure idle CPU")
+    parser.add_argument("--runs", type=at_least(1), default=5)
+    parser.add_argument(
+        "--poll", type=at_least(1, float), default=10, help="PREFECT_RUNNER_POLL_FREQUENCY"
+    )
+    parser.add_argument(
+        "--idle", type=at_least(1, float), default=20, help="seconds to measure idle CPU"
+    )
     parser.add_argument(
         "--followup", action="store_true", help="follow-up runs (phone, followup_at), not full"
     )

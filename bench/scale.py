@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from _activity import channel_scenario
-from _common import ServerProcesses, database_and_server, peak_rss_mb, slope
+from _common import ServerProcesses, at_least, database_and_server, peak_rss_mb, slope
 from _fleet import AccountGateway, CountingScheduler, PlannedRun, per_day
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.replay import ReplayGateway, Scenario, SimClock
@@ -439,22 +439,9 @@ def several(args: argparse.Namespace, sizes: list[int]) -> dict[str, Any]:
     return {**large, "sizes": runs, "growth_exponent": growth}
 
 
-def _at_least(low: float, kind: type = int) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not low <= value < float("inf"):  # NaN fails too
-            raise argparse.ArgumentTypeError(f"must be at least {low:g}: {text!r}")
-        return value
-
-    return parse
-
-
 def _sizes(text: str) -> list[int]:
     """``N`` or ``N1,N2,...``: distinct positive channel counts, ascending."""
-    sizes = sorted({_at_least(1)(x.strip()) for x in text.split(",")})
+    sizes = sorted({at_least(1)(x.strip()) for x in text.split(",")})
     if not sizes:
         raise argparse.ArgumentTypeError("no size")
     return sizes
@@ -464,17 +451,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=_sizes, default=[100], help="N, or sizes: 10,100,1000")
     parser.add_argument(
-        "--accounts", type=_at_least(1), help="default: channels / --per-account, up"
+        "--accounts", type=at_least(1), help="default: channels / --per-account, up"
     )
-    parser.add_argument("--per-account", type=_at_least(1), default=25, help="channels per account")
+    parser.add_argument("--per-account", type=at_least(1), default=25, help="channels per account")
     parser.add_argument(
-        "--hours", type=_at_least(0.25, float), default=24, help="simulated hours after warm-up"
+        "--hours", type=at_least(0.25, float), default=24, help="simulated hours after warm-up"
     )
-    parser.add_argument("--history", type=_at_least(0), default=300, help="old posts per channel")
+    parser.add_argument("--history", type=at_least(0), default=300, help="old posts per channel")
     parser.add_argument(
-        "--concurrency", type=_at_least(1), default=4, help="TGSTAT_COLLECT_CONCURRENCY"
+        "--concurrency", type=at_least(1), default=4, help="TGSTAT_COLLECT_CONCURRENCY"
     )
-    parser.add_argument("--pool-size", type=_at_least(1), default=8, help="TGSTAT_DB_POOL_SIZE")
+    parser.add_argument("--pool-size", type=at_least(1), default=8, help="TGSTAT_DB_POOL_SIZE")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--snapshot-unchanged",
