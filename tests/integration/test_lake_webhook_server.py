@@ -138,6 +138,21 @@ class TestSlowClients:
         assert HEADER_TIMEOUT_S - 0.5 < closed_after < HEADER_TIMEOUT_S + 2
 
 
+class TestRepeatedDrops:
+    """Updates dropped again and again (a bot flooded with bad ids) do not flood the log."""
+
+    def test_invalid_update_ids_are_logged_once_a_period(self, server: Served) -> None:
+        for i in range(300):
+            response = server.post(f'{{"update_id": {-1 - i}}}'.encode())
+            assert response.status_code == 200
+        lines = [
+            line
+            for line in server.log.read_text(errors="replace").splitlines()
+            if "update dropped" in line
+        ]
+        assert 1 <= len(lines) <= 3, "\n".join(lines[:10])
+
+
 class TestRepeatFilter:
     """At most one line per kind per period, the next saying how many were held back."""
 

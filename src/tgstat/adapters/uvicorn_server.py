@@ -177,10 +177,12 @@ class RepeatFilter(logging.Filter):
 
 
 def quiet_repeats(every_s: float) -> None:
-    """Put a RepeatFilter on every handler of the root and uvicorn loggers (asyncio's accept
-    errors reach the root's; one filter per handler, so no handler hides another's)."""
+    """Put a RepeatFilter first on every handler of the root and uvicorn loggers (asyncio's
+    accept errors reach the root's; one filter per handler, so no handler hides another's)."""
     names: list[Any] = [None, "uvicorn", "uvicorn.error", "uvicorn.access", "asyncio"]
     for name in names:
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RepeatFilter) for f in handler.filters):
-                handler.addFilter(RepeatFilter(every_s))
+                # first: a filter that formats the message into ``msg`` (the CLI's password
+                # masking) would otherwise make every record of one kind look new
+                handler.filters.insert(0, RepeatFilter(every_s))
