@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -216,6 +217,10 @@ class TestGetUpdates:
         assert [i for i, _ in await api.get_updates(None, 0, ALLOWED_UPDATES)] == [3, 4]
 
 
+poll_at_noon = functools.partial(poll, zone=UTC, gate=EVERY_CHAT, clock=at_noon)
+"""``poll`` of every chat into UTC days, the clock at noon."""
+
+
 class TestPoll:
     """Each batch is stored before the saved offset moves past it."""
 
@@ -225,15 +230,7 @@ class TestPoll:
         """One batch of Telegram's 100: stored, offset = last update_id + 1."""
         server.fake.pending = [update(i) for i in range(1, 251)]
         offset_file = tmp_path / "lake-poll.offset"
-        report = await poll(
-            lake,
-            api,
-            offset_file=offset_file,
-            zone=UTC,
-            gate=EVERY_CHAT,
-            clock=at_noon,
-            stop_after=1,
-        )
+        report = await poll_at_noon(lake, api, offset_file=offset_file, stop_after=1)
         assert (report.stats.received, report.stats.stored, report.offset) == (100, 100, 101)
         assert read_offset(offset_file) == 101
         assert lake.raw_names(DAY) == sorted(f"{i}.json" for i in range(1, 101))
@@ -246,26 +243,11 @@ class TestPoll:
         server.fake.pending = [update(i) for i in range(1, 251)]
         offset_file, root = tmp_path / "lake-poll.offset", str(tmp_path / "lake")
         with pytest.raises(CrashError):
-            await poll(
-                CrashingStore(root, survive=150),
-                api,
-                offset_file=offset_file,
-                zone=UTC,
-                gate=EVERY_CHAT,
-                clock=at_noon,
-            )
+            await poll_at_noon(CrashingStore(root, survive=150), api, offset_file=offset_file)
         assert read_offset(offset_file) == 101  # the second batch was never confirmed
 
         lake = FsspecLakeStore(root)
-        report = await poll(
-            lake,
-            api,
-            offset_file=offset_file,
-            zone=UTC,
-            gate=EVERY_CHAT,
-            clock=at_noon,
-            stop_after=3,
-        )
+        report = await poll_at_noon(lake, api, offset_file=offset_file, stop_after=3)
         assert (report.stats.received, report.stats.stored, report.stats.duplicates) == (
             150,
             100,
@@ -310,16 +292,7 @@ class TestPoll:
         server.fake.failures = [_error(429, "Too Many Requests: retry after 3", retry_after=3)]
         sleep = NoSleep()
         offset_file = tmp_path / "lake-poll.offset"
-        report = await poll(
-            lake,
-            api,
-            offset_file=offset_file,
-            zone=UTC,
-            gate=EVERY_CHAT,
-            clock=at_noon,
-            stop_after=1,
-            sleep=sleep,
-        )
+        report = await poll_at_noon(lake, api, offset_file=offset_file, stop_after=1, sleep=sleep)
         assert sleep.waits == [3]
         assert report.stats.stored == 1
 
@@ -330,15 +303,7 @@ class TestPoll:
         server.fake.failures = [PlainTextResponse("Bad Gateway", 502)] * MAX_ATTEMPTS
         sleep = NoSleep()
         with pytest.raises(BotApiError) as raised:
-            await poll(
-                lake,
-                api,
-                offset_file=tmp_path / "o",
-                zone=UTC,
-                gate=EVERY_CHAT,
-                clock=at_noon,
-                sleep=sleep,
-            )
+            await poll_at_noon(lake, api, offset_file=tmp_path / "o", sleep=sleep)
         assert raised.value.error_code == 502
         assert sleep.waits == [2.0, 4.0, 8.0, 16.0, 32.0]
 
@@ -350,15 +315,7 @@ class TestPoll:
         server.fake.pending = [update(1)]
         sleep = NoSleep()
         with pytest.raises(PollingConflictError):
-            await poll(
-                lake,
-                api,
-                offset_file=tmp_path / "o",
-                zone=UTC,
-                gate=EVERY_CHAT,
-                clock=at_noon,
-                sleep=sleep,
-            )
+            await poll_at_noon(lake, api, offset_file=tmp_path / "o", sleep=sleep)
         assert sleep.waits == []
         assert not (tmp_path / "o").exists()
 
@@ -369,4 +326,4 @@ class TestPoll:
         offset_file = tmp_path / "lake-poll.offset"
         offset_file.write_text("12ab\n")
         with pytest.raises(OffsetFileError, match="not a getUpdates offset"):
-            await poll(lake, api, offset_file=offset_file, zone=UTC, gate=EVERY_CHAT, clock=at_noon)
+            await poll_at_noon(lake, api, offset_file=offset_file)
