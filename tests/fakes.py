@@ -209,10 +209,18 @@ class FakeStatSession(StatSession):
         channel_id: ChannelId,
         reactions: Mapping[PostId, Sequence[ReactionCount]],
         at: datetime,
+        *,
+        keep_absent: bool = False,
     ) -> None:
         self._write()
         for pid, rs in reactions.items():
-            self._s.reactions[(channel_id, pid)] = tuple(rs)
+            given = {r.code: r for r in rs}
+            kept = [
+                r
+                for r in self._s.reactions.get((channel_id, pid), ())
+                if keep_absent and r.code not in given
+            ]
+            self._s.reactions[(channel_id, pid)] = (*kept, *rs)
 
     async def tracked_posts(
         self,

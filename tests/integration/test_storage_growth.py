@@ -66,7 +66,8 @@ class TestRewrittenRowsStayOnTheirPage:
 class TestSettledPostsReplayedAgain:
     """A settled post's snapshot is stored when its counters differ from its last snapshot
     at or before the read: a second replay of one scenario, which reads a row stored at a
-    later instant, adds none (docs/scenario-format.md: a rerun changes only timestamps)."""
+    later instant, adds none, and keeps every reaction row's key (docs/scenario-format.md:
+    a rerun changes only timestamps)."""
 
     async def test_rerun_adds_no_snapshot(
         self, repo: PostgresStatRepository, db: psycopg.Connection[tuple[object, ...]]
@@ -79,5 +80,10 @@ class TestSettledPostsReplayedAgain:
             datetime(2026, 11, 10, 8, tzinfo=UTC),
             datetime(2026, 11, 11, tzinfo=UTC),
         ]
+        keys = "SELECT pk, tg_post_id, reaction_emoticon_code FROM stat_reaction ORDER BY pk"
+        reactions = db.execute(keys).fetchall()
         await play(repo, "metrics-lab.json")
         assert everything_but_timestamps(db) == first
+        # post 7's reactions come at 20:30 and 22:00 on Nov 11: read again at earlier
+        # instants they are kept, not deleted and inserted again under new keys
+        assert db.execute(keys).fetchall() == reactions

@@ -57,8 +57,12 @@ class PostStore(Protocol):
         channel_id: ChannelId,
         reactions: Mapping[PostId, Sequence[ReactionCount]],
         at: datetime,
+        *,
+        keep_absent: bool = False,
     ) -> None:
-        """Make each given post's ``stat_reaction`` rows exactly the given reactions."""
+        """Make each given post's ``stat_reaction`` rows exactly the given reactions; with
+        ``keep_absent``, only insert or update them and keep the post's other rows (a
+        replay of the past: those rows are of a later instant, which settles them)."""
         ...
 
     async def tracked_posts(

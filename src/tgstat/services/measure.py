@@ -70,6 +70,12 @@ class Measure:
     def cid(self) -> ChannelId:
         return self.channel.channel_id
 
+    @property
+    def replaying_past(self) -> bool:
+        """The channel was collected later than ``now``: the same scenario replayed again
+        into one database (a rerun changes nothing but ``timestamp`` columns)."""
+        return (self.channel.last_collected_at or self.now) > self.now
+
     async def read_by_id(
         self,
         ids: Sequence[PostId],
@@ -117,6 +123,7 @@ class Measure:
                 self.cid,
                 {p.id: p.counters.reactions for p in posts if p.counters.reactions is not None},
                 self.now,
+                keep_absent=self.replaying_past,
             )
             if comments:
                 await self.s.add_comments(self.cid, comments)
@@ -145,7 +152,7 @@ class Measure:
         so a second replay adds no row.
         """
         known = [i for i in ids if i in tracked]
-        past = (self.channel.last_collected_at or self.now) > self.now
+        past = self.replaying_past
         rewound = {i for i in known if past or (tracked[i].read_at or self.now) > self.now}
         last: dict[PostId, Counters | None] = {
             i: _stored(tracked[i]) for i in known if i not in rewound

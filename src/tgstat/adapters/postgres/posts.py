@@ -125,6 +125,8 @@ class PostgresPostStore(PostgresConnection, PostStore):
         channel_id: ChannelId,
         reactions: Mapping[PostId, Sequence[ReactionCount]],
         at: datetime,
+        *,
+        keep_absent: bool = False,
     ) -> None:
         if not reactions:
             return
@@ -139,7 +141,8 @@ class PostgresPostStore(PostgresConnection, PostStore):
             "codes": [r.code for _, r in flat],
             "kinds": [r.kind.value for _, r in flat],
         }
-        await self._execute(_DELETE_STALE_REACTIONS, params)
+        if not keep_absent:
+            await self._execute(_DELETE_STALE_REACTIONS, params)
         if flat:
             await self._execute(_UPSERT_REACTIONS, params)
 
