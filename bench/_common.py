@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a database to measure against."""
+"""Shared by the benchmarks: a database to measure against, and how they stop."""
 
 from __future__ import annotations
 
@@ -6,23 +6,199 @@ import argparse
 import contextlib
 import math
 import resource
+import signal
+import sys
 import tempfile
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from tgstat.app.database import embedded_server, socket_url
+import psycopg
+from psycopg import sql
+
+from tgstat.app.database import connect, embedded_server, socket_url
+from tgstat.app.migrate import MigrationError
+from tgstat.app.redaction import redact
+from tgstat.ports.repository import DatabaseUnavailableError
+
+SCRATCH_PREFIX = "tgstat_bench_"
+DATABASE_URL_HELP = (
+    "a PostgreSQL server to measure on: a fresh database tgstat_bench_<hex> is created on it"
+    " (CREATE DATABASE), migrated, used and dropped at the end (on an error, Ctrl-C or"
+    " SIGTERM too); the URL's own database is never written to. TGSTAT_DATABASE_URL is not"
+    " read. Default: a throwaway embedded PostgreSQL in a temporary directory"
+)
+
+
+class BenchDatabaseError(Exception):
+    """The scratch database cannot be made on the given server (message without password)."""
+
+
+DATABASE_ERRORS = (
+    DatabaseUnavailableError,
+    BenchDatabaseError,
+    MigrationError,
+    psycopg.OperationalError,
+)
+"""What a main turns into one ``prog: error: ...`` line (exit 2)."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``(default: X)`` after each option's help, except where there is no default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.help is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+_stopping = False
+"""A stop signal was turned into SystemExit: the process is unwinding."""
+_deferring = 0
+_pending: int | None = None
+"""A stop signal that came while starting or stopping the embedded server."""
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    global _stopping, _pending
+    if _stopping:  # already unwinding: let the cleanup finish
+        return
+    if _deferring:
+        _pending = signum
+        return
+    _stopping = True
+    raise SystemExit(128 + signum)
+
+
+def exit_on_stop_signals() -> None:
+    """SIGTERM and SIGHUP raise SystemExit(128 + signal) in the main thread, as Ctrl-C raises
+    KeyboardInterrupt, so every ``with`` block unwinds: the embedded PostgreSQL stops, its
+    temporary directory and any scratch database go. Later ones are ignored while unwinding."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """A stop signal waits for the end of the block: an interrupted initdb or ``pg_ctl stop``
+    (SIGKILLed by ``subprocess.run``) would leave a server or its files behind."""
+    global _deferring, _stopping
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending is not None and not _stopping:
+        _stopping = True
+        raise SystemExit(128 + _pending)
+
+
+@contextlib.contextmanager
+def throwaway_server() -> Iterator[tuple[Path, Path]]:
+    """An embedded PostgreSQL in a temporary directory for the block: (its socket directory,
+    the temporary TGSTAT_HOME). Stopped and deleted after, a stop signal during its start or
+    stop being acted on once that is done."""
+    stack = contextlib.ExitStack()
+    try:
+        with _signals_deferred():
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            sock = stack.enter_context(embedded_server(home))
+        yield sock, home
+    finally:
+        with _signals_deferred():
+            stack.close()
+
+
+@contextlib.contextmanager
+def database_errors(parser: argparse.ArgumentParser, url: str | None) -> Iterator[None]:
+    """An unreachable server, a refused CREATE DATABASE or a failed migration: one error line
+    (password masked) and exit 2, not a traceback."""
+    try:
+        yield
+    except DATABASE_ERRORS as e:
+        message = redact(" ".join(str(e).split()), url) or type(e).__name__
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
+def _scratch_url(url: str, name: str) -> str:
+    """``url`` on database ``name`` (its path, and any ``dbname`` query parameter, replaced)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise BenchDatabaseError(f"--database-url must be a postgresql:// URL, not {redact(url)!r}")
+    # the query as written (no re-encoding), less any dbname parameter
+    query = "&".join(
+        part
+        for part in parts.query.split("&")
+        if urllib.parse.unquote(part.partition("=")[0]) != "dbname"
+    )
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}", query=query))
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection to the server of ``url``: on its database (only to issue
+    CREATE/DROP DATABASE), or on ``postgres`` when that one does not exist."""
+    try:
+        conn = connect(url)
+    except DatabaseUnavailableError as e:
+        if "does not exist" not in str(e):
+            raise
+        conn = connect(url, dbname="postgres")
+    conn.autocommit = True
+    return conn
+
+
+@contextlib.contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A fresh database ``tgstat_bench_<uuid hex>`` on the server of ``url`` for the block,
+    dropped after it (on an error, Ctrl-C or SIGTERM too); the URL of the new database."""
+    name = f"{SCRATCH_PREFIX}{uuid.uuid4().hex}"
+    scratch = _scratch_url(url, name)
+    created = False
+    try:
+        with _admin(url) as conn:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.Error as e:  # refused: nothing to drop
+                reason = redact(" ".join(str(e).split()), url)
+                raise BenchDatabaseError(
+                    f"cannot create a scratch database on {redact(url)}: {reason}"
+                ) from e
+            except BaseException:  # interrupted: the server may have made it
+                created = True
+                raise
+            created = True
+        yield scratch
+    finally:
+        if created:
+            _drop(url, name)
+
+
+def _drop(url: str, name: str) -> None:
+    try:
+        with _admin(url) as conn:
+            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(name), sql.SQL(force))
+            )
+    except (DatabaseUnavailableError, psycopg.Error) as e:
+        reason = redact(" ".join(str(e).split()), url)
+        print(
+            f"{Path(sys.argv[0]).name}: warning: could not drop the scratch database {name}"
+            f" on {redact(url)} (drop it by hand): {reason}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 @contextlib.contextmanager
 def database(url: str | None) -> Iterator[str]:
-    """``url`` when given, else a fresh database on a throwaway embedded PostgreSQL."""
-    if url:
-        yield url
-        return
-    with tempfile.TemporaryDirectory() as home, embedded_server(Path(home)) as sock:
-        yield socket_url(sock, f"bench_{uuid.uuid4().hex[:8]}")
+    """A fresh, empty database for the block: a scratch database on the server of ``url``
+    when given (see ``scratch_database``), else one on a throwaway embedded PostgreSQL."""
+    with database_and_server(url) as (scratch, _):
+        yield scratch
 
 
 @contextlib.contextmanager
@@ -30,10 +206,11 @@ def database_and_server(url: str | None) -> Iterator[tuple[str, Path | None]]:
     """Like ``database``, with the data directory of the embedded server it started (None
     for a given ``url``: its server's processes are not ours to measure)."""
     if url:
-        yield url, None
+        with scratch_database(url) as scratch:
+            yield scratch, None
         return
-    with tempfile.TemporaryDirectory() as home, embedded_server(Path(home)) as sock:
-        yield socket_url(sock, f"bench_{uuid.uuid4().hex[:8]}"), Path(home) / "pg"
+    with throwaway_server() as (sock, home):
+        yield socket_url(sock, f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:8]}"), home / "pg"
 
 
 class ServerProcesses:
@@ -86,16 +263,20 @@ def slope(x0: float, y0: float, x1: float, y1: float) -> float | None:
     return math.log(y1 / y0) / math.log(x1 / x0)
 
 
-def at_least(low: float, kind: type = int) -> Callable[[str], Any]:
-    """An argparse type: a ``kind`` number >= ``low`` (finite), else a usage error line."""
+def at_least(low: float, kind: type = int, high: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: a finite ``kind`` number >= ``low`` (and <= ``high`` when given),
+    else a usage error line."""
 
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not low <= value < float("inf"):  # NaN fails too
-            raise argparse.ArgumentTypeError(f"must be at least {low:g}: {text!r}")
+        top = float("inf") if high is None else high
+        if not low <= value < float("inf") or value > top:  # NaN fails too
+            if high is None:
+                raise argparse.ArgumentTypeError(f"must be at least {low:g}: {text!r}")
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}: {text!r}")
         return value
 
     return parse

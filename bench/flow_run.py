@@ -26,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,9 +35,15 @@ import httpx
 import psutil
 
 from _activity import channel_scenario
-from _common import ServerProcesses, at_least
+from _common import (
+    HelpFormatter,
+    ServerProcesses,
+    at_least,
+    exit_on_stop_signals,
+    throwaway_server,
+)
 from tgstat.adapters.postgres import PostgresStatRepository
-from tgstat.app.database import embedded_server, ensure_database, open_pool, socket_url
+from tgstat.app.database import ensure_database, open_pool, socket_url
 from tgstat.app.migrate import migrate
 from tgstat.app.prefect_server import local_prefect_server, stop_group
 from tgstat.domain.ids import ChannelId, SessionPk
@@ -178,8 +183,11 @@ def one_run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=at_least(1), default=5)
+    exit_on_stop_signals()  # SIGTERM unwinds: runner, Prefect server, PostgreSQL stopped
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    parser.add_argument("--runs", type=at_least(1), default=5, help="measured runs")
     parser.add_argument(
         "--poll", type=at_least(1, float), default=10, help="PREFECT_RUNNER_POLL_FREQUENCY"
     )
@@ -190,33 +198,31 @@ def main() -> None:
         "--followup", action="store_true", help="follow-up runs (phone, followup_at), not full"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        with embedded_server(home) as sock, local_prefect_server(home) as server:
-            ensure_database(socket_url(sock, "postgres"), "tgstat")
-            url = socket_url(sock, "tgstat")
-            migrate(url)
-            asyncio.run(configure(url))
-            env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
-            env.update(
-                TGSTAT_DATABASE_URL=url,
-                TGSTAT_REPLAY_SCENARIO=str(scenario(home / "channel.json")),
-                TGSTAT_HOME=str(home),
-                PREFECT_API_URL=server.api_url,
-                PREFECT_RUNNER_POLL_FREQUENCY=f"{args.poll:g}",
+    with throwaway_server() as (sock, home), local_prefect_server(home) as server:
+        ensure_database(socket_url(sock, "postgres"), "tgstat")
+        url = socket_url(sock, "tgstat")
+        migrate(url)
+        asyncio.run(configure(url))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TGSTAT_")}
+        env.update(
+            TGSTAT_DATABASE_URL=url,
+            TGSTAT_REPLAY_SCENARIO=str(scenario(home / "channel.json")),
+            TGSTAT_HOME=str(home),
+            PREFECT_API_URL=server.api_url,
+            PREFECT_RUNNER_POLL_FREQUENCY=f"{args.poll:g}",
+        )
+        with (home / "runner.log").open("wb") as log:
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "tgstat.flows.serve"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-            with (home / "runner.log").open("wb") as log:
-                runner = subprocess.Popen(
-                    [sys.executable, "-m", "tgstat.flows.serve"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            try:
-                figures = measure(args, server.api_url, server.process.pid, runner.pid, home)
-            finally:
-                stop_group(runner, 10)
+        try:
+            figures = measure(args, server.api_url, server.process.pid, runner.pid, home)
+        finally:
+            stop_group(runner, 10)
     print(json.dumps(figures), flush=True)
 
 

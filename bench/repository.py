@@ -2,7 +2,8 @@
 
 Usage: python bench/repository.py [--rows 100000] [--database-url URL]
 
-Without --database-url (or TGSTAT_DATABASE_URL) it starts a throwaway embedded PostgreSQL.
+Without --database-url it starts a throwaway embedded PostgreSQL; with it, it measures on a
+scratch database made on that server and dropped at the end (TGSTAT_DATABASE_URL is not read).
 Both sides write the same rows to the same server in the same run: the adapter upserts
 ``stat_post`` rows and their snapshots (COPY into a staging table + INSERT ... ON CONFLICT,
 inside one transaction); the baseline COPYs the same tuples into plain tables of the same
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,7 +22,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from _common import database
+from _common import (
+    DATABASE_URL_HELP,
+    HelpFormatter,
+    at_least,
+    database,
+    database_errors,
+    exit_on_stop_signals,
+)
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.app.database import open_pool
 from tgstat.app.migrate import migrate
@@ -177,15 +184,18 @@ async def configure(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--database-url", default=os.environ.get("TGSTAT_DATABASE_URL"))
+    exit_on_stop_signals()
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    parser.add_argument("--rows", type=at_least(1), default=100_000, help="posts upserted")
+    parser.add_argument("--database-url", help=DATABASE_URL_HELP)
     args = parser.parse_args()
     at = T0 + timedelta(days=1)
     posts = make_posts(args.rows, at)
     # the next cycle: every post again, observed 5 minutes later
     later = make_posts(args.rows, at + timedelta(minutes=5))
-    with database(args.database_url) as url:
+    with database_errors(parser, args.database_url), database(args.database_url) as url:
         migrate(url)
         asyncio.run(configure(url))
         baseline = raw_copy(url, posts, at)

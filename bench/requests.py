@@ -7,7 +7,8 @@ Generates a scenario (docs/scenario-format.md) in memory: ``--history`` posts pu
 ~300 days before ``start`` (views, reactions, comments near their dates), then ``--days`` days
 at 5-minute ticks with ~25 new posts a day whose views, reactions and comments grow during the
 replay, and ~250 admin-log joins/leaves a day. tgstat replays it into a throwaway embedded
-PostgreSQL (or --database-url / TGSTAT_DATABASE_URL) and the replay gateway counts requests.
+PostgreSQL (or a scratch database on the server of --database-url, dropped at the end) and the
+replay gateway counts requests.
 The naive scraper, computed from the same scenario, re-reads at every tick every visible post,
 every comment thread of every visible post with a discussion, and the whole visible admin log,
 at Telegram's page sizes. The figure that matters is the ratio.
@@ -19,7 +20,6 @@ import argparse
 import asyncio
 import bisect
 import math
-import os
 import random
 import resource
 import time
@@ -27,7 +27,14 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _common import database
+from _common import (
+    DATABASE_URL_HELP,
+    HelpFormatter,
+    at_least,
+    database,
+    database_errors,
+    exit_on_stop_signals,
+)
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.replay import ADMIN_LOG_RETENTION, PAGE_SIZE, Scenario
 from tgstat.app.database import open_pool
@@ -245,11 +252,14 @@ def _peak_rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--history", type=int, default=10_000, help="posts before start")
+    exit_on_stop_signals()
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    parser.add_argument("--history", type=at_least(0), default=10_000, help="posts before start")
     parser.add_argument("--days", type=float, default=2, help="replayed days")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--database-url", default=os.environ.get("TGSTAT_DATABASE_URL"))
+    parser.add_argument("--seed", type=int, default=1, help="of the generated scenario")
+    parser.add_argument("--database-url", help=DATABASE_URL_HELP)
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
@@ -264,7 +274,7 @@ def main() -> None:
     ticks = len(scenario.ticks())
     comments = sum(len(p.comments) for p in scenario.posts)
 
-    with database(args.database_url) as url:
+    with database_errors(parser, args.database_url), database(args.database_url) as url:
         migrate(url)
         if args.tracemalloc:
             tracemalloc.start()

@@ -8,7 +8,8 @@ N channels (bench/_activity.py: realistic posting, albums, deletions, comments, 
 joins and leaves), each answered by its own replay gateway, spread over M accounts (default
 N/25 rounded up: each account's channels share its client and its Telegram rate limit).
 Everything else is the served code path: ``collect_many`` with its concurrency, the real
-PostgreSQL repository over a throwaway embedded server (or --database-url), real migrations.
+PostgreSQL repository over a throwaway embedded server (or a scratch database on the server of
+--database-url, dropped at the end), real migrations.
 The clock is simulated: first a warm-up run at ``start`` (every channel's history load, not
 in the figures), then a round of every channel every 5 minutes for ``--hours``, and each
 follow-up run the Scheduler port was handed at its instant, as served: a run per session and
@@ -17,8 +18,9 @@ minute is ``followup_many`` over the session's channels; a run per follow-up (be
 2-core machine; a day of 100 channels takes about as long).
 
 Per-day figures are the simulated span's counts x 24 h / span (posting is uniform over the
-day). Several sizes run one subprocess each (clean peak memory) and end with the log-log
-slope of each cost from the smallest size to the largest. The last line is one JSON object.
+day; a span under an hour may hold no follow-up at all: a warning says so). Several sizes run
+one subprocess each (clean peak memory) and end with the log-log slope of each cost from the
+smallest size to the largest. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import asyncio
 import cProfile
 import json
 import math
-import os
 import pstats
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,7 +43,17 @@ from pathlib import Path
 from typing import Any
 
 from _activity import channel_scenario
-from _common import ServerProcesses, at_least, database_and_server, peak_rss_mb, slope
+from _common import (
+    DATABASE_URL_HELP,
+    HelpFormatter,
+    ServerProcesses,
+    at_least,
+    database_and_server,
+    database_errors,
+    exit_on_stop_signals,
+    peak_rss_mb,
+    slope,
+)
 from _fleet import AccountGateway, CountingScheduler, PlannedRun, per_day
 from tgstat.adapters.postgres import PostgresStatRepository
 from tgstat.adapters.replay import ReplayGateway, Scenario, SimClock
@@ -59,6 +71,7 @@ from tgstat.ports.gateway import TelegramGateway
 from tgstat.services.measure import CollectPolicy
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
+MAX_HOURS = 24 * 14
 INTERVAL = timedelta(minutes=5)
 ROUNDS_PER_DAY = timedelta(days=1) // INTERVAL
 FIRST_CHANNEL = 1_500_000_000
@@ -420,14 +433,14 @@ GROWING = (
 def several(args: argparse.Namespace, sizes: list[int]) -> dict[str, Any]:
     runs = []
     for n in sizes:
-        argv = [sys.executable, __file__, "--channels", str(n)]
+        argv = [sys.executable, __file__, "--child", "--channels", str(n)]
         for name in ("per_account", "hours", "history", "concurrency", "pool_size", "seed"):
             argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         if args.database_url:
             argv += ["--database-url", args.database_url]
         if args.snapshot_unchanged:
             argv.append("--snapshot-unchanged")
-        out = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout
+        out = _child(argv)
         print(out.rstrip(), flush=True)
         runs.append(json.loads(out.strip().splitlines()[-1]))
     small, large = runs[0], runs[-1]
@@ -439,6 +452,29 @@ def several(args: argparse.Namespace, sizes: list[int]) -> dict[str, Any]:
     return {**large, "sizes": runs, "growth_exponent": growth}
 
 
+def _child(argv: list[str]) -> str:
+    """The output of one size's run; a failed size ends this run with its exit status.
+
+    The child has a session of its own (a terminal's Ctrl-C reaches this process only): on
+    Ctrl-C or SIGTERM here it gets SIGTERM and is waited for, so its embedded PostgreSQL
+    stops and its scratch database goes before this process exits."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate()
+    except BaseException:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    if proc.returncode:
+        print(out.rstrip(), flush=True)
+        raise SystemExit(proc.returncode if proc.returncode > 0 else 128 - proc.returncode)
+    return out
+
+
 def _sizes(text: str) -> list[int]:
     """``N`` or ``N1,N2,...``: distinct positive channel counts, ascending."""
     sizes = sorted({at_least(1)(x.strip()) for x in text.split(",")})
@@ -448,40 +484,63 @@ def _sizes(text: str) -> list[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=_sizes, default=[100], help="N, or sizes: 10,100,1000")
+    exit_on_stop_signals()
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    parser.add_argument("--channels", type=_sizes, default="100", help="N, or sizes: 10,100,1000")
     parser.add_argument(
-        "--accounts", type=at_least(1), help="default: channels / --per-account, up"
+        "--accounts", type=at_least(1), help="default: channels / --per-account, rounded up"
     )
     parser.add_argument("--per-account", type=at_least(1), default=25, help="channels per account")
     parser.add_argument(
-        "--hours", type=at_least(0.25, float), default=24, help="simulated hours after warm-up"
+        "--hours",
+        type=at_least(0.25, float, MAX_HOURS),
+        default=24,
+        help=f"simulated hours after warm-up, 0.25 to {MAX_HOURS}",
     )
     parser.add_argument("--history", type=at_least(0), default=300, help="old posts per channel")
     parser.add_argument(
         "--concurrency", type=at_least(1), default=4, help="TGSTAT_COLLECT_CONCURRENCY"
     )
     parser.add_argument("--pool-size", type=at_least(1), default=8, help="TGSTAT_DB_POOL_SIZE")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="of the generated channels")
     parser.add_argument(
         "--snapshot-unchanged",
         action="store_true",
         help="baseline: snapshot every rotation read, changed or not (as before)",
     )
-    parser.add_argument("--database-url", default=os.environ.get("TGSTAT_DATABASE_URL"))
-    parser.add_argument("--profile", help="cProfile the measured rounds into this file")
+    parser.add_argument("--database-url", help=DATABASE_URL_HELP)
+    parser.add_argument(
+        "--profile", help="cProfile the measured rounds into this file (one size only)"
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # several()
     args = parser.parse_args()
     sizes: list[int] = args.channels
+    if args.profile is not None and not Path(args.profile).resolve().parent.is_dir():
+        parser.error(f"--profile {args.profile}: no directory {Path(args.profile).parent}")
+    if args.profile is not None and len(sizes) > 1:
+        parser.error("--profile profiles one size: give --channels one N")
     if args.accounts is not None and args.accounts > sizes[-1]:
         parser.error(f"--accounts {args.accounts} is more than the {sizes[-1]} channels")
-    if len(sizes) > 1:
-        if args.accounts:
-            parser.error("--accounts fixes one size: use --per-account with several")
-        figures = several(args, sizes)
-        print(f"growth exponents {sizes[0]} -> {sizes[-1]} channels: {figures['growth_exponent']}")
-    else:
-        figures = one_size(args, sizes[0])
-        _report(figures)
+    if len(sizes) > 1 and args.accounts:
+        parser.error("--accounts fixes one size: use --per-account with several")
+    if args.hours < 1 and not args.child:
+        print(
+            f"{parser.prog}: warning: --hours {args.hours:g} is under an hour: per-day figures"
+            " extrapolate from a span that may hold no follow-up (0 follow-ups x 24 h / span)",
+            file=sys.stderr,
+            flush=True,
+        )
+    with database_errors(parser, args.database_url):
+        if len(sizes) > 1:
+            figures = several(args, sizes)
+            print(
+                f"growth exponents {sizes[0]} -> {sizes[-1]} channels: {figures['growth_exponent']}"
+            )
+        else:
+            figures = one_size(args, sizes[0])
+            _report(figures)
     print(json.dumps(figures), flush=True)
 
 
