@@ -21,7 +21,7 @@ from psycopg import sql
 
 from tgstat.app.database import connect, embedded_server, socket_url
 from tgstat.app.migrate import MigrationError
-from tgstat.app.redaction import redact
+from tgstat.app.redaction import error_line, redact
 from tgstat.ports.repository import DatabaseUnavailableError
 
 SCRATCH_PREFIX = "tgstat_bench_"
@@ -119,8 +119,7 @@ def database_errors(parser: argparse.ArgumentParser, url: str | None) -> Iterato
     try:
         yield
     except DATABASE_ERRORS as e:
-        message = redact(" ".join(str(e).split()), url) or type(e).__name__
-        parser.exit(2, f"{parser.prog}: error: {message}\n")
+        parser.exit(2, f"{parser.prog}: error: {error_line(e, url)}\n")
 
 
 def _scratch_url(url: str, name: str) -> str:
@@ -162,9 +161,8 @@ def scratch_database(url: str) -> Iterator[str]:
             try:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             except psycopg.Error as e:  # refused: nothing to drop
-                reason = redact(" ".join(str(e).split()), url)
                 raise BenchDatabaseError(
-                    f"cannot create a scratch database on {redact(url)}: {reason}"
+                    f"cannot create a scratch database on {redact(url)}: {error_line(e, url)}"
                 ) from e
             except BaseException:  # interrupted: the server may have made it
                 created = True
@@ -184,10 +182,9 @@ def _drop(url: str, name: str) -> None:
                 sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(name), sql.SQL(force))
             )
     except (DatabaseUnavailableError, psycopg.Error) as e:
-        reason = redact(" ".join(str(e).split()), url)
         print(
             f"{Path(sys.argv[0]).name}: warning: could not drop the scratch database {name}"
-            f" on {redact(url)} (drop it by hand): {reason}",
+            f" on {redact(url)} (drop it by hand): {error_line(e, url)}",
             file=sys.stderr,
             flush=True,
         )

@@ -21,6 +21,7 @@ from psycopg import conninfo, sql
 from psycopg_pool import AsyncConnectionPool
 
 from tgstat.adapters.postgres import Pool
+from tgstat.app.redaction import error_line
 from tgstat.app.redaction import redact as redact  # the one masking helper, re-exported
 from tgstat.app.settings import Settings, ensure_home
 from tgstat.domain.errors import TgstatError
@@ -164,7 +165,7 @@ def ensure_database(admin_url: str, database: str) -> None:
 def _unavailable(url: str, e: Exception) -> DatabaseUnavailableError:
     # libpq's message spans lines ("...: Connection refused\n\tIs the server running...")
     # and may echo parts of the URL, its password too.
-    reason = redact(" ".join(str(e).split()), url) or type(e).__name__
+    reason = error_line(e, url)
     return DatabaseUnavailableError(f"cannot connect to PostgreSQL at {redact(url)}: {reason}")
 
 

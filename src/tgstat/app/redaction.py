@@ -50,6 +50,12 @@ def redact(text: str, url: str | None = None) -> str:
     return text
 
 
+def error_line(error: BaseException, url: str | None = None) -> str:
+    """``error``'s message on one line (libpq's span several), passwords masked (``url``'s
+    wherever echoed), or its type name when it has none."""
+    return redact(" ".join(str(error).split()), url) or type(error).__name__
+
+
 def _secrets(url: str) -> set[str]:
     """Every form of the passwords spelled out in ``url``: as libpq reads them and raw."""
     from psycopg import conninfo, errors  # only here: the CLI imports this module always
