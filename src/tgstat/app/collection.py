@@ -264,10 +264,8 @@ async def run_collection(
         if phone is not None:
             # as stored first (a dry run's "replay:..." session), else as a number is written
             enabled = {x.phone_number: x.pk for x in await s.enabled_sessions() if x.pk is not None}
-            pks = {enabled[phone]} if phone in enabled else None
-            if pks is None:
-                wanted = normalize_phone(phone)
-                pks = {enabled[wanted]} if wanted in enabled else set()
+            wanted = phone if phone in enabled else normalize_phone(phone)
+            pks = {enabled[wanted]} if wanted in enabled else set()
     chosen = select(channels, channel, pks)
     async with scheduler_for(settings) as scheduler:
         return await collect_many(
